@@ -1,0 +1,50 @@
+"""The ``maxent-jax`` command line: one module per sub-command.
+
+Each sub-command module exposes ``add_parser(subparsers) -> None`` which registers
+its parser and sets ``func`` to a ``run(args) -> int`` function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+__all__ = ["main", "build_parser"]
+
+_SUBCOMMANDS = ("gaussian", "features", "convert_weights", "synthesize")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every available sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="maxent-jax",
+        description="Exemplar-based texture synthesis with maximum-entropy models.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in _SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"maxent_jax.cli.{name}")
+        except ModuleNotFoundError as err:  # sub-command not written yet
+            if err.name == f"maxent_jax.cli.{name}":
+                continue
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``maxent-jax`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, RuntimeError, OSError) as err:
+        print(f"maxent-jax {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
