@@ -1,0 +1,52 @@
+"""The macrocanonical energy U_theta (De Bortoli et al., SIMODS 2021, eq. of the Gibbs model).
+
+    Pi_theta(dx) ∝ exp(-U_theta(x)) dx,
+    U_theta(x) = beta <theta, F(x) - F(x0)> + r(x),   r(x) = (eps / 2) ||x - c||^2,
+
+with ``c = 0`` (``centre="zero"``, as in the reference re-implementation of DESIGN.md §2) or
+``c`` = the exemplar's channel means broadcast over the image (``centre="mean"``), or no
+reference measure at all (``eps = 0``). The energy returns ``F(x) - F(x0)`` as auxiliary output,
+so that one forward and one backward pass give both grad_x U_theta and the features that drive
+the theta step of SOUL.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["EnergyFn", "macrocanonical_energy", "reference_centre"]
+
+Array = jax.Array
+EnergyFn = Callable[[Array, Array], tuple[Array, Array]]
+"""``(theta, x) -> (U_theta(x), F(x) - F(x0))``."""
+
+
+def reference_centre(exemplar: Array, centre: str = "mean") -> Array:
+    """The centre c of the reference measure: ``0`` or the exemplar's channel means (shape (C,))."""
+    if centre == "zero":
+        return jnp.zeros(exemplar.shape[-1], jnp.float32)
+    if centre == "mean":
+        return jnp.mean(exemplar, axis=(0, 1))
+    raise ValueError(f"centre must be 'zero' or 'mean', got {centre!r}")
+
+
+def macrocanonical_energy(feature_fn: Callable[[Array], Array], target: Array, *,
+                          beta: float = 1.0, eps: float = 0.0,
+                          centre: Array | float = 0.0) -> EnergyFn:
+    """Build ``U_theta`` for the features ``feature_fn`` and the exemplar's ``target = F(x0)``."""
+    if eps < 0 or not jnp.isfinite(eps):
+        raise ValueError(f"eps must be a finite number >= 0, got {eps}")
+    if not jnp.isfinite(beta) or beta <= 0:
+        raise ValueError(f"beta must be a finite number > 0, got {beta}")
+
+    def energy(theta: Array, x: Array) -> tuple[Array, Array]:
+        gap = feature_fn(x) - target
+        u = beta * jnp.vdot(theta, gap)
+        if eps:
+            u = u + 0.5 * eps * jnp.sum((x - centre) ** 2)
+        return u, gap
+
+    return energy
