@@ -12,6 +12,7 @@ the theta step of SOUL.
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import jax
@@ -37,9 +38,9 @@ def macrocanonical_energy(feature_fn: Callable[[Array], Array], target: Array, *
                           beta: float = 1.0, eps: float = 0.0,
                           centre: Array | float = 0.0) -> EnergyFn:
     """Build ``U_theta`` for the features ``feature_fn`` and the exemplar's ``target = F(x0)``."""
-    if eps < 0 or not jnp.isfinite(eps):
+    if not math.isfinite(eps) or eps < 0:
         raise ValueError(f"eps must be a finite number >= 0, got {eps}")
-    if not jnp.isfinite(beta) or beta <= 0:
+    if not math.isfinite(beta) or beta <= 0:
         raise ValueError(f"beta must be a finite number > 0, got {beta}")
 
     def energy(theta: Array, x: Array) -> tuple[Array, Array]:

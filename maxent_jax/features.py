@@ -119,14 +119,19 @@ def layer_slices(spec: FeatureSpec) -> dict[str, slice]:
     return out
 
 
-def vgg_for(spec: FeatureSpec) -> VGG19:
-    """The VGG-19 module computing exactly the layers of ``spec``."""
-    return VGG19(spec.layers, spec.activation, spec.pooling, spec.padding)
+def vgg_for(spec: FeatureSpec, *, forward_mode: bool = False) -> VGG19:
+    """The VGG-19 module computing exactly the layers of ``spec``.
+
+    ``forward_mode=True`` uses plain convolutions, so that ``jax.jvp`` works through it.
+    """
+    return VGG19(spec.layers, spec.activation, spec.pooling, spec.padding,
+                 adjoint_kernels=not forward_mode)
 
 
-def channel_means(spec: FeatureSpec, variables: Mapping[str, Any], x: Array) -> dict[str, Array]:
+def channel_means(spec: FeatureSpec, variables: Mapping[str, Any], x: Array, *,
+                  forward_mode: bool = False) -> dict[str, Array]:
     """F(x) as a pytree ``{layer: (C_l,)}`` (plus ``"colour"``) for one ``(H, W, C)`` image."""
-    acts = vgg_for(spec).apply(variables, x)
+    acts = vgg_for(spec, forward_mode=forward_mode).apply(variables, x)
     tree = {name: jnp.mean(act, axis=(0, 1)) for name, act in acts.items()}
     if spec.colour:
         tree["colour"] = colour_statistics(x)
@@ -144,18 +149,20 @@ def unflatten(spec: FeatureSpec, flat: Array) -> dict[str, Array]:
     return {name: flat[..., sl] for name, sl in layer_slices(spec).items()}
 
 
-def features(spec: FeatureSpec, variables: Mapping[str, Any], x: Array) -> Array:
+def features(spec: FeatureSpec, variables: Mapping[str, Any], x: Array, *,
+             forward_mode: bool = False) -> Array:
     """F(x) as one flat ``(p,)`` vector for one ``(H, W, C)`` image."""
-    return flatten(spec, channel_means(spec, variables, x))
+    return flatten(spec, channel_means(spec, variables, x, forward_mode=forward_mode))
 
 
-def make_feature_fn(spec: FeatureSpec, variables: Mapping[str, Any]) -> FeatureFn:
+def make_feature_fn(spec: FeatureSpec, variables: Mapping[str, Any], *,
+                    forward_mode: bool = False) -> FeatureFn:
     """``x -> F(x)`` with the variables bound (a ``functools.partial``).
 
     Inside a jitted function build it from variables passed as arguments, so the weights
-    are not baked into the compiled program as constants.
+    are not baked into the compiled program as constants. ``forward_mode=True`` for ``jvp``.
     """
-    return functools.partial(features, spec, variables)
+    return functools.partial(features, spec, variables, forward_mode=forward_mode)
 
 
 def gram_matrices(activations: Mapping[str, Array]) -> dict[str, Array]:
@@ -193,5 +200,8 @@ def value_and_vjp(feature_fn: FeatureFn, x: Array, theta: Array) -> tuple[Array,
 
 
 def jvp(feature_fn: FeatureFn, x: Array, v: Array) -> tuple[Array, Array]:
-    """``(F(x), J_F(x) v)``: the directional derivative of the features (forward mode)."""
+    """``(F(x), J_F(x) v)``: the directional derivative of the features (forward mode).
+
+    Build ``feature_fn`` with ``make_feature_fn(..., forward_mode=True)``.
+    """
     return jax.jvp(feature_fn, (x,), (v,))

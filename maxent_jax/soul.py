@@ -64,6 +64,7 @@ class SOULInfo(NamedTuple):
     gap_norms: Array    # per block: ||mean_{c,k} F(X_k^c) - F(x0)|| restricted to the block
     energy: Array       # mean of U_{theta_n}(X_k^c) over chains and inner steps
     step_size: Array    # gamma_n
+    theta: Array        # theta_{n+1}
 
 
 def soul_init(positions: Array, theta: Array, optimizer: optax.GradientTransformation) -> SOULState:
@@ -127,7 +128,7 @@ def soul_step(key: Array, state: SOULState, energy_fn: EnergyFn, *,
     average, count = _update_average(state, positions, average_from)
     new = SOULState(positions, theta, opt_state, state.step + 1, average, count)
     info = SOULInfo(jnp.linalg.norm(theta), block_norms(mean_gap, block_sizes),
-                    u_sum / samples, jnp.asarray(gamma, jnp.float32))
+                    u_sum / samples, jnp.asarray(gamma, jnp.float32), theta)
     return new, info
 
 

