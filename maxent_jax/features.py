@@ -84,12 +84,14 @@ def get_spec(preset: str | None = "paper", *, layers: Sequence[str] | None = Non
     >>> get_spec("paper", pooling="max").pooling
     'max'
     """
+    if preset is not None and preset not in PRESETS:
+        raise ValueError(f"unknown feature preset {preset!r}; choose one of {sorted(PRESETS)}")
     if layers:
         spec = FeatureSpec(_ordered(layers))
-    elif preset in PRESETS:
+    elif preset is not None:
         spec = PRESETS[preset]
     else:
-        raise ValueError(f"unknown feature preset {preset!r}; choose one of {sorted(PRESETS)}")
+        raise ValueError("give a feature preset or a list of layers")
     overrides = {k: v for k, v in options.items() if v is not None}
     spec = spec._replace(**overrides)
     VGG19(spec.layers, spec.activation, spec.pooling, spec.padding)  # dataclass only: no compute

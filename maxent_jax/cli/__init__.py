@@ -13,7 +13,7 @@ from typing import Sequence
 
 __all__ = ["main", "build_parser"]
 
-_SUBCOMMANDS = ("gaussian", "features", "convert_weights", "synthesize")
+_SUBCOMMANDS = ("gaussian", "features", "convert_weights", "synthesize", "style", "inpaint")
 
 
 def build_parser() -> argparse.ArgumentParser:
