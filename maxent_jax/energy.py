@@ -1,13 +1,20 @@
 """The macrocanonical energy U_theta (De Bortoli et al., SIMODS 2021, eq. of the Gibbs model).
 
     Pi_theta(dx) ∝ exp(-U_theta(x)) dx,
-    U_theta(x) = beta <theta, F(x) - F(x0)> + r(x),   r(x) = (eps / 2) ||x - c||^2,
+    U_theta(x) = beta |Omega| <theta, F(x) - F(x0)> + r(x),   r(x) = (eps / 2) ||x - c||^2,
 
 with ``c = 0`` (``centre="zero"``, as in the reference re-implementation of DESIGN.md §2) or
 ``c`` = the exemplar's channel means broadcast over the image (``centre="mean"``), or no
-reference measure at all (``eps = 0``). The energy returns ``F(x) - F(x0)`` as auxiliary output,
-so that one forward and one backward pass give both grad_x U_theta and the features that drive
-the theta step of SOUL.
+reference measure at all (``eps = 0``).
+
+|Omega| = H W is the number of pixels of an (H, W, C) image x when ``extensive=True`` (the
+default of ``synthesis.py``) and 1 otherwise. Since F is a spatial mean, |Omega| F(x) is a sum
+of local potentials, as in a Gibbs random field (FRAME, Zhu, Wu & Mumford, IJCV 1998): the
+energy is extensive and one theta serves every image size. It is a reparametrisation
+(theta' = |Omega| theta) of the same exponential family, not another model.
+
+The energy returns ``F(x) - F(x0)`` as auxiliary output, so that one forward and one backward
+pass give both grad_x U_theta and the features that drive the theta step of SOUL.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ def reference_centre(exemplar: Array, centre: str = "mean") -> Array:
 
 def macrocanonical_energy(feature_fn: Callable[[Array], Array], target: Array, *,
                           beta: float = 1.0, eps: float = 0.0,
-                          centre: Array | float = 0.0) -> EnergyFn:
+                          centre: Array | float = 0.0, extensive: bool = False) -> EnergyFn:
     """Build ``U_theta`` for the features ``feature_fn`` and the exemplar's ``target = F(x0)``."""
     if not math.isfinite(eps) or eps < 0:
         raise ValueError(f"eps must be a finite number >= 0, got {eps}")
@@ -45,7 +52,8 @@ def macrocanonical_energy(feature_fn: Callable[[Array], Array], target: Array, *
 
     def energy(theta: Array, x: Array) -> tuple[Array, Array]:
         gap = feature_fn(x) - target
-        u = beta * jnp.vdot(theta, gap)
+        scale = beta * (x.shape[0] * x.shape[1] if extensive else 1)
+        u = scale * jnp.vdot(theta, gap)
         if eps:
             u = u + 0.5 * eps * jnp.sum((x - centre) ** 2)
         return u, gap

@@ -51,7 +51,7 @@ class SynthesisConfig:
     """Every setting of a run (written to ``config.json``; enough to rerun it).
 
     gamma: Langevin step (pixel units). delta: theta step. beta: inverse temperature of the
-    feature term. eps, centre: reference measure (eps/2)||x - c||^2, c = 0 or the exemplar mean.
+    feature term; extensive: multiply it by the number of pixels (see ``energy.py``). eps, centre: reference measure (eps/2)||x - c||^2, c = 0 or the exemplar mean.
     decay: if True, delta_n = delta (n+1)^-1, gamma_n = gamma (n+1)^-0.2 and m_n grows like
     (n+1)^0.5 in doubling stages (the convergence conditions of ``schedules.py``); else
     constant steps. average_from: outer step from which the end-of-step positions are
@@ -69,8 +69,9 @@ class SynthesisConfig:
     chains: int = 1
     inner_steps: int = 1
     gamma: float = 3e-6
-    delta: float = 3.0
+    delta: float = 7e-4
     beta: float = 1.0
+    extensive: bool = True
     eps: float = 0.0
     centre: str = "mean"
     optimizer: str = "sgd"
@@ -171,7 +172,8 @@ def _make_runner(config: SynthesisConfig, spec: feats.FeatureSpec) -> Callable:
         feature_fn = feats.make_feature_fn(spec, variables)
         centre = reference_centre(exemplar, config.centre)
         energy = macrocanonical_energy(feature_fn, feature_fn(exemplar), beta=config.beta,
-                                       eps=config.eps, centre=centre)
+                                       eps=config.eps, centre=centre,
+                                       extensive=config.extensive)
         return soul_run(key, state, energy, length, optimizer=opt,
                         step_size=_gamma_schedule(config), num_inner=num_inner,
                         projection=projection, average_from=_average_from(config),
