@@ -59,13 +59,19 @@ _RELUS = tuple(name for name in LAYER_NAMES if name.startswith("relu"))
 
 
 class FeatureSpec(NamedTuple):
-    """Which layers, and how the network is run. ``colour`` appends RGB mean + covariance."""
+    """Which layers, and how the network is run. ``colour`` appends RGB mean + covariance.
+
+    ``remat`` and ``precision`` change memory and arithmetic, not the features' definition
+    (see ``maxent_jax.vgg.VGG19``).
+    """
 
     layers: tuple[str, ...]
     activation: str = "celu"
     pooling: str = "avg"
     padding: str = "zero"
     colour: bool = False
+    remat: bool = False
+    precision: str = "float32"
 
 
 PRESETS: dict[str, FeatureSpec] = {
@@ -94,7 +100,8 @@ def get_spec(preset: str | None = "paper", *, layers: Sequence[str] | None = Non
         raise ValueError("give a feature preset or a list of layers")
     overrides = {k: v for k, v in options.items() if v is not None}
     spec = spec._replace(**overrides)
-    VGG19(spec.layers, spec.activation, spec.pooling, spec.padding)  # dataclass only: no compute
+    from maxent_jax.vgg import check_options
+    check_options(spec.activation, spec.pooling, spec.padding, spec.precision)
     return spec
 
 
@@ -127,7 +134,7 @@ def vgg_for(spec: FeatureSpec, *, forward_mode: bool = False) -> VGG19:
     ``forward_mode=True`` uses plain convolutions, so that ``jax.jvp`` works through it.
     """
     return VGG19(spec.layers, spec.activation, spec.pooling, spec.padding,
-                 adjoint_kernels=not forward_mode)
+                 adjoint_kernels=not forward_mode, remat=spec.remat, precision=spec.precision)
 
 
 def channel_means(spec: FeatureSpec, variables: Mapping[str, Any], x: Array, *,

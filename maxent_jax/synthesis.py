@@ -30,12 +30,14 @@ import optax
 from maxent_jax import features as feats
 from maxent_jax.energy import macrocanonical_energy, reference_centre
 from maxent_jax.gaussian import adsn
+from maxent_jax.parallel import chain_mesh, check_chains, replicate, shard_state
 from maxent_jax.schedules import constant, inverse_power, stages
 from maxent_jax.soul import SOULInfo, SOULState, make_projection, soul_init, soul_run
 
 __all__ = [
     "SynthesisConfig",
     "SynthesisResult",
+    "default_devices",
     "DivergenceError",
     "synthesize",
     "initial_positions",
@@ -55,7 +57,11 @@ class SynthesisConfig:
     decay: if True, delta_n = delta (n+1)^-1, gamma_n = gamma (n+1)^-0.2 and m_n grows like
     (n+1)^0.5 in doubling stages (the convergence conditions of ``schedules.py``); else
     constant steps. average_from: outer step from which the end-of-step positions are
-    averaged (negative: the last |average_from| steps; 0: no average).
+    averaged (negative: the last |average_from| steps; 0: no average). optimism: with sgd,
+    the optimistic step theta += delta ((1 + b) g_n - b g_{n-1}) (optax's
+    ``optimistic_gradient_descent``): same fixed point (mean gap 0), but the added
+    derivative term damps the oscillation of the coupled (x, theta) saddle dynamics, for
+    which plain gradient steps rotate (Daskalakis et al., ICLR 2018).
     """
 
     preset: str = "paper"
@@ -75,6 +81,7 @@ class SynthesisConfig:
     eps: float = 0.0
     centre: str = "mean"
     optimizer: str = "sgd"
+    optimism: float = 0.0
     decay: bool = False
     projection: str = "none"
     init: str = "adsn"
@@ -94,6 +101,8 @@ class SynthesisConfig:
             (np.isfinite(self.eps) and self.eps >= 0, "eps must be a finite number >= 0"),
             (self.init in ("adsn", "noise"), "init must be 'adsn' or 'noise'"),
             (self.optimizer in ("sgd", "adam"), "optimizer must be 'sgd' or 'adam'"),
+            (np.isfinite(self.optimism) and self.optimism >= 0,
+             "optimism must be a finite number >= 0"),
             (self.checkpoint_every >= 1, "checkpoint-every must be >= 1"),
             (self.size is None or min(self.size) >= 16, "size must be at least 16x16"),
         ]
@@ -136,8 +145,13 @@ class DivergenceError(RuntimeError):
 
 
 def _optimizer(config: SynthesisConfig) -> optax.GradientTransformation:
+    """sgd (SOUL's theta step), optionally optimistic, or adam; rate delta_n."""
     rate = inverse_power(config.delta, 1.0) if config.decay else constant(config.delta)
-    return optax.sgd(rate) if config.optimizer == "sgd" else optax.adam(rate)
+    if config.optimizer == "adam":
+        return optax.adam(rate)
+    if config.optimism:
+        return optax.optimistic_gradient_descent(rate, alpha=1.0, beta=config.optimism)
+    return optax.sgd(rate)
 
 
 def _gamma_schedule(config: SynthesisConfig) -> Callable:
@@ -200,17 +214,28 @@ def _first_bad(info: SOULInfo) -> Optional[int]:
     return None if ok.all() else int(np.argmin(ok))
 
 
+def default_devices(chains: int) -> int:
+    """All visible devices, or the largest count that divides ``chains``."""
+    n = jax.device_count()
+    return max(d for d in range(1, n + 1) if chains % d == 0)
+
+
 def synthesize(exemplar: Array, variables: Mapping[str, Any], config: SynthesisConfig, *,
                out_dir: Optional[Path] = None, resume: bool = False,
-               progress: bool = True, checkpoint: bool = False) -> SynthesisResult:
+               progress: bool = True, checkpoint: bool = False,
+               devices: Optional[int] = None) -> SynthesisResult:
     """Run SOUL for ``config.iterations`` outer steps; see the module docstring.
 
     ``out_dir`` with ``checkpoint=True`` writes ``checkpoint.npz`` every
-    ``config.checkpoint_every`` steps; ``resume=True`` continues from it.
+    ``config.checkpoint_every`` steps; ``resume=True`` continues from it. The chains are
+    split over ``devices`` devices (default: ``default_devices(config.chains)``).
     """
     config.validate()
     spec = config.spec()
-    exemplar = jnp.asarray(exemplar, jnp.float32)
+    mesh = chain_mesh(devices if devices is not None else default_devices(config.chains))
+    check_chains(config.chains, mesh)
+    exemplar = replicate(jnp.asarray(exemplar, jnp.float32), mesh)
+    variables = replicate(variables, mesh)
     key = jax.random.key(config.seed)
     init_key, run_key = jax.random.split(key)
     state = soul_init(initial_positions(init_key, exemplar, config),
@@ -221,6 +246,7 @@ def synthesize(exemplar: Array, variables: Mapping[str, Any], config: SynthesisC
         if ckpt is None or not ckpt.exists():
             raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}")
         state, trace = load_checkpoint(ckpt, state, config)
+    state = shard_state(state, mesh)
     runner = _make_runner(config, spec)
     target_norms = _target_norms(spec, variables, exemplar)
     bar = _progress(config.iterations, int(state.step), progress)
@@ -228,11 +254,12 @@ def synthesize(exemplar: Array, variables: Mapping[str, Any], config: SynthesisC
         if start < int(state.step):
             continue
         new_state, info = runner(variables, exemplar, run_key, state, length, m)
+        info = jax.tree_util.tree_map(to_host, info)
         bad = _first_bad(info)
         if bad is not None or not bool(jnp.all(jnp.isfinite(new_state.positions))):
             _diverged(ckpt, state, trace, config, start + (bad or 0))
         state = new_state
-        trace.append(jax.tree_util.tree_map(np.asarray, info))
+        trace.append(info)
         _update_bar(bar, length, info, target_norms)
         if checkpoint and ckpt is not None:
             save_checkpoint(ckpt, state, trace, config)
@@ -288,15 +315,25 @@ def _result(state, trace, config, target_norms, spec) -> SynthesisResult:
         stacked["iteration"] = np.arange(1, len(stacked["energy"]) + 1)
     stacked["target_norms"] = target_norms
     stacked["layers"] = np.array(list(feats.layer_slices(spec)))
-    average = np.asarray(state.average) if int(state.num_averaged) > 0 else None
-    return SynthesisResult(np.asarray(state.positions), average, stacked, state)
+    average = to_host(state.average) if int(state.num_averaged) > 0 else None
+    return SynthesisResult(to_host(state.positions), average, stacked, state)
+
+
+def to_host(x: Array) -> np.ndarray:
+    """A (possibly sharded, possibly multi-host) array as one numpy array on this host."""
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        from jax.experimental import multihost_utils
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)
 
 
 def save_checkpoint(path: Path, state: SOULState, trace: list[SOULInfo],
                     config: SynthesisConfig) -> None:
-    """Atomically write the state, the trace so far and the config to ``path``."""
-    leaves = jax.tree_util.tree_leaves(state)
-    arrays = {f"state_{i}": np.asarray(x) for i, x in enumerate(leaves)}
+    """Atomically write the state, the trace so far and the config to ``path`` (process 0)."""
+    leaves = [to_host(x) for x in jax.tree_util.tree_leaves(state)]
+    if jax.process_index() != 0:
+        return
+    arrays = {f"state_{i}": x for i, x in enumerate(leaves)}
     arrays.update({f"trace_{k}": v for k, v in _stack(trace).items()})
     arrays["config"] = np.array(json.dumps(config.to_json(), sort_keys=True))
     path.parent.mkdir(parents=True, exist_ok=True)

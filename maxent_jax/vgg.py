@@ -20,7 +20,7 @@ path (DESIGN.md §5); gradients are those of autodiff (tested).
 from __future__ import annotations
 
 import functools
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import flax.linen as nn
 import jax
@@ -29,7 +29,9 @@ import numpy as np
 
 __all__ = [
     "CONV_CHANNELS",
+    "check_options",
     "LAYER_NAMES",
+    "PRECISIONS",
     "VGG19",
     "conv3x3",
     "random_variables",
@@ -72,31 +74,44 @@ def layer_channels(name: str) -> int:
     return CONV_CHANNELS["conv" + name.split("conv")[-1].split("relu")[-1]]
 
 
-def _conv(x: Array, kernel: Array, pad: int) -> Array:
+PRECISIONS = ("float32", "tf32", "bfloat16")
+"""Convolution arithmetic: full float32 (``lax.Precision.HIGHEST``), the backend's default
+(TF32 tensor cores on NVIDIA Ampere and later; float32 on CPU), or bfloat16 inputs with float32
+accumulation."""
+
+
+def _conv(x: Array, kernel: Array, pad: int, precision: str = "float32") -> Array:
+    kwargs: dict[str, Any] = {"precision": jax.lax.Precision.HIGHEST}
+    if precision == "tf32":
+        kwargs = {"precision": jax.lax.Precision.DEFAULT}
+    elif precision == "bfloat16":
+        x, kernel = x.astype(jnp.bfloat16), kernel.astype(jnp.bfloat16)
+        kwargs = {"preferred_element_type": jnp.float32}
     return jax.lax.conv_general_dilated(
         x, kernel, (1, 1), [(pad, pad), (pad, pad)],
-        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        dimension_numbers=("NHWC", "HWIO", "NHWC"), **kwargs,
     )
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
-def conv3x3(x: Array, kernel: Array, kernel_t: Array, pad: int) -> Array:
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
+def conv3x3(x: Array, kernel: Array, kernel_t: Array, pad: int,
+            precision: str = "float32") -> Array:
     """3x3 stride-1 convolution ``x * kernel`` (NHWC, HWIO) with ``pad`` zero pixels.
 
     ``kernel_t = flip(kernel)`` with input/output channels swapped: the adjoint of the
     convolution is ``g -> g * kernel_t`` with ``2 - pad`` zero pixels.
     """
-    return _conv(x, kernel, pad)
+    return _conv(x, kernel, pad, precision)
 
 
-def _conv3x3_fwd(x, kernel, kernel_t, pad):
-    return _conv(x, kernel, pad), (x, kernel, kernel_t)
+def _conv3x3_fwd(x, kernel, kernel_t, pad, precision):
+    return _conv(x, kernel, pad, precision), (x, kernel, kernel_t)
 
 
-def _conv3x3_bwd(pad, residuals, g):
+def _conv3x3_bwd(pad, precision, residuals, g):
     x, kernel, kernel_t = residuals
-    dx = _conv(g, kernel_t, 2 - pad)
-    _, kernel_vjp = jax.vjp(lambda k: _conv(x, k, pad), kernel)
+    dx = _conv(g, kernel_t, 2 - pad, precision).astype(x.dtype)
+    _, kernel_vjp = jax.vjp(lambda k: _conv(x, k, pad, precision), kernel)
     return dx, kernel_vjp(g)[0], jnp.zeros_like(kernel_t)
 
 
@@ -109,11 +124,17 @@ def transpose_kernel(kernel: Array) -> Array:
 
 
 class Conv3x3(nn.Module):
-    """3x3 convolution with bias; ``padding`` is ``zero`` or ``reflect`` (1 pixel)."""
+    """3x3 convolution with bias; ``padding`` is ``zero`` or ``reflect`` (1 pixel).
+
+    ``activation`` (``relu``/``celu``), when given, is applied inside the module: the unit
+    that ``VGG19(remat=True)`` rematerialises.
+    """
 
     features: int
     padding: str = "zero"
     adjoint_kernels: bool = True
+    precision: str = "float32"
+    activation: Optional[str] = None
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
@@ -126,9 +147,15 @@ class Conv3x3(nn.Module):
         pad = 1
         if self.padding == "reflect":
             x, pad = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect"), 0
-        if not self.adjoint_kernels:  # plain lax.conv: supports forward-mode autodiff (jvp)
-            return _conv(x, kernel, pad) + bias
-        return conv3x3(x, kernel, kernel_t, pad) + bias
+        if self.adjoint_kernels:
+            y = conv3x3(x, kernel, kernel_t, pad, self.precision) + bias
+        else:  # plain lax.conv: supports forward-mode autodiff (jvp)
+            y = _conv(x, kernel, pad, self.precision) + bias
+        return y if self.activation is None else _activation(self.activation, y)
+
+
+def _activation(name: str, x: Array) -> Array:
+    return jax.nn.celu(x) if name == "celu" else jax.nn.relu(x)
 
 
 class Preprocess(nn.Module):
@@ -143,10 +170,12 @@ class Preprocess(nn.Module):
         return x @ matrix.T.astype(x.dtype) + bias.astype(x.dtype)
 
 
-def _check_options(activation: str, pooling: str, padding: str) -> None:
+def check_options(activation: str, pooling: str, padding: str,
+                   precision: str = "float32") -> None:
     for name, value, allowed in (("activation", activation, ("relu", "celu")),
                                  ("pooling", pooling, ("avg", "max")),
-                                 ("padding", padding, ("zero", "reflect"))):
+                                 ("padding", padding, ("zero", "reflect")),
+                                 ("precision", precision, PRECISIONS)):
         if value not in allowed:
             raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
@@ -157,6 +186,9 @@ class VGG19(nn.Module):
     Input: ``(N, H, W, C)`` or ``(H, W, C)`` with ``C`` in {1, 3}, RGB/grey in [0, 1].
     Output activations keep the input's batch layout. ``adjoint_kernels=False`` uses plain
     convolutions (needed for forward-mode autodiff, ``jax.jvp``, which custom VJPs lack).
+    ``remat=True`` rematerialises each convolution + activation in the backward pass
+    (``flax.linen.remat``, i.e. ``jax.checkpoint``): only each unit's input is kept, about
+    half the activation memory, for one more forward pass. ``precision``: see ``PRECISIONS``.
     """
 
     outputs: tuple[str, ...] = ("relu5_2",)
@@ -164,9 +196,16 @@ class VGG19(nn.Module):
     pooling: str = "max"
     padding: str = "zero"
     adjoint_kernels: bool = True
+    remat: bool = False
+    precision: str = "float32"
 
     def _act(self, x: Array) -> Array:
-        return jax.nn.celu(x) if self.activation == "celu" else jax.nn.relu(x)
+        return _activation(self.activation, x)
+
+    def _conv_unit(self, name: str, fused: bool) -> nn.Module:
+        cls = nn.remat(Conv3x3) if fused else Conv3x3
+        return cls(CONV_CHANNELS[name], self.padding, self.adjoint_kernels, self.precision,
+                   self.activation if fused else None, name=name)
 
     def _pool(self, x: Array) -> Array:
         pool = nn.avg_pool if self.pooling == "avg" else nn.max_pool
@@ -174,7 +213,7 @@ class VGG19(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array) -> dict[str, Array]:
-        _check_options(self.activation, self.pooling, self.padding)
+        check_options(self.activation, self.pooling, self.padding, self.precision)
         wanted = set(self.outputs)
         unknown = wanted.difference(LAYER_NAMES)
         if unknown or not wanted:
@@ -183,11 +222,13 @@ class VGG19(nn.Module):
         single = x.ndim == 3
         h = Preprocess(name="preprocess")(x[None] if single else x)
         out: dict[str, Array] = {}
+        fused = False
         for name in LAYER_NAMES[: last + 1]:
             if name.startswith("conv"):
-                h = Conv3x3(CONV_CHANNELS[name], self.padding, self.adjoint_kernels, name=name)(h)
+                fused = self.remat and name not in wanted
+                h = self._conv_unit(name, fused)(h)
             elif name.startswith("relu"):
-                h = self._act(h)
+                h = h if fused else self._act(h)
             else:
                 h = self._pool(h)
             if name in wanted:

@@ -176,3 +176,32 @@ def test_bad_options_and_layers():
     with pytest.raises(ValueError, match="unknown VGG-19 layer"):
         layer_channels("conv6_1")
     assert layer_channels("pool3") == 256 and layer_channels("relu5_2") == 512
+
+
+def test_remat_gives_the_same_features_and_gradients():
+    variables = with_transposed_kernels(random_variables(jax.random.key(3)))
+    x = jax.random.uniform(jax.random.key(4), (24, 24, 3))
+    outs = ("relu1_2", "conv2_1", "relu3_1")
+
+    def loss(remat):
+        model = VGG19(outs, "celu", "avg", "zero", remat=remat)
+        return lambda y: sum(jnp.sum(a**2) for a in model.apply(variables, y).values())
+
+    plain, remat = loss(False), loss(True)
+    np.testing.assert_allclose(remat(x), plain(x), rtol=1e-6)
+    np.testing.assert_allclose(jax.grad(remat)(x), jax.grad(plain)(x), rtol=1e-5, atol=1e-8)
+    jaxpr = str(jax.make_jaxpr(jax.grad(remat))(x))
+    assert "remat" in jaxpr or "checkpoint" in jaxpr
+
+
+def test_precision_options(real_variables, wood32):
+    x = jnp.asarray(wood32)
+    ref = VGG19(("relu3_1",), precision="float32").apply(real_variables, x)["relu3_1"]
+    tf32 = VGG19(("relu3_1",), precision="tf32").apply(real_variables, x)["relu3_1"]
+    bf16 = VGG19(("relu3_1",), precision="bfloat16").apply(real_variables, x)["relu3_1"]
+    scale = float(jnp.abs(ref).max())
+    assert float(jnp.abs(tf32 - ref).max()) / scale < 1e-2
+    err = float(jnp.abs(bf16 - ref).max()) / scale
+    assert 1e-5 < err < 5e-2  # bfloat16 really is used, and stays close
+    with pytest.raises(ValueError, match="precision"):
+        VGG19(("relu1_1",), precision="fp8").apply(real_variables, x)
