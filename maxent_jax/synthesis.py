@@ -16,6 +16,7 @@ here and its eps' to ``eps = 255^2 eps'``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import tempfile
@@ -70,6 +71,8 @@ class SynthesisConfig:
     pooling: Optional[str] = None
     padding: Optional[str] = None
     colour: bool = False
+    remat: bool = False
+    precision: str = "float32"
     size: Optional[tuple[int, int]] = None
     iterations: int = 800
     chains: int = 1
@@ -117,7 +120,8 @@ class SynthesisConfig:
         """The feature specification (preset or layers, with overrides)."""
         return feats.get_spec(self.preset, layers=self.layers, activation=self.activation,
                               pooling=self.pooling, padding=self.padding,
-                              colour=self.colour or None)
+                              colour=self.colour or None, remat=self.remat or None,
+                              precision=self.precision)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -176,8 +180,12 @@ def _average_from(config: SynthesisConfig) -> int:
     return config.average_from if config.average_from > 0 else 2**30
 
 
+@functools.lru_cache(maxsize=8)
 def _make_runner(config: SynthesisConfig, spec: feats.FeatureSpec) -> Callable:
-    """jitted ``(variables, exemplar, key, state, length, m) -> (state, info)``."""
+    """jitted ``(variables, exemplar, key, state, length, m) -> (state, info)``.
+
+    Cached, so repeated runs with the same settings reuse the compiled program.
+    """
     sizes = tuple(feats.layer_slices(spec)[k].stop - feats.layer_slices(spec)[k].start
                   for k in feats.layer_slices(spec))
     opt, projection = _optimizer(config), make_projection(config.projection)

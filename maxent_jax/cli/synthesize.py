@@ -8,7 +8,6 @@ average of late iterates, when ``--average-last`` > 0), ``trace.npz``, ``trace.p
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -54,12 +53,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="centre of the reference measure")
     p.add_argument("--projection", default=d.projection, help="none, l2:R or box:A")
     p.add_argument("--optimizer", choices=("sgd", "adam"), default=d.optimizer)
+    p.add_argument("--optimism", type=float, default=d.optimism,
+                   help="b of the optimistic theta step delta((1+b) g_n - b g_(n-1)); 0: plain")
     p.add_argument("--decay", action="store_true",
                    help="decreasing delta_n, gamma_n and growing m_n meeting SOUL's conditions")
     p.add_argument("--init", choices=("adsn", "noise"), default=d.init)
     p.add_argument("--average-last", type=int, default=0, metavar="N",
                    help="also write the average of the last N outer steps' positions")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--devices", type=int, default=None,
+                   help="split the chains over this many devices (default: all visible "
+                        "devices, or the most that divide --chains)")
+    p.add_argument("--distributed", action="store_true",
+                   help="multi-host: call jax.distributed.initialize() first")
+    p.add_argument("--remat", action="store_true",
+                   help="rematerialise VGG activations in the backward pass (less memory)")
+    p.add_argument("--precision", choices=("float32", "tf32", "bfloat16"), default="float32",
+                   help="convolution arithmetic")
     add_weights_argument(p)
     p.add_argument("--checkpoint-every", type=int, default=None, metavar="K",
                    help="write checkpoint.npz every K iterations")
@@ -77,7 +87,8 @@ def config_from_args(args: argparse.Namespace, exemplar_shape: tuple[int, ...]) 
         size=tuple(args.size) if args.size else tuple(exemplar_shape[:2]),
         iterations=args.iterations, chains=args.chains, inner_steps=args.inner_steps,
         gamma=args.gamma, delta=args.delta, beta=args.beta, eps=args.eps, centre=args.centre,
-        optimizer=args.optimizer, decay=args.decay, projection=args.projection, init=args.init,
+        optimizer=args.optimizer, optimism=args.optimism, decay=args.decay,
+        projection=args.projection, init=args.init, remat=args.remat, precision=args.precision,
         average_from=-args.average_last if args.average_last > 0 else 0, seed=args.seed,
         checkpoint_every=args.checkpoint_every or 50,
     ).validate()
@@ -86,6 +97,9 @@ def config_from_args(args: argparse.Namespace, exemplar_shape: tuple[int, ...]) 
 def run(args: argparse.Namespace) -> int:
     from maxent_jax.synthesis import synthesize
 
+    if args.distributed:
+        from maxent_jax.parallel import initialize_distributed
+        initialize_distributed()
     exemplar = load_exemplar_arg(args.image, args.max_side)
     config = config_from_args(args, exemplar.shape)
     if args.size and min(args.size) < min(exemplar.shape[:2]) // 4:
@@ -96,8 +110,11 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     result = synthesize(exemplar, variables, config, out_dir=args.out_dir, resume=args.resume,
                         progress=not args.no_progress,
-                        checkpoint=args.checkpoint_every is not None)
+                        checkpoint=args.checkpoint_every is not None, devices=args.devices)
     seconds = time.perf_counter() - start
+    import jax
+    if jax.process_index() != 0:
+        return 0
     paths = write_outputs(args.out_dir, result, config, extra={
         "image": str(args.image), "max_side": args.max_side,
         "weights": str(args.weights) if args.weights else None, "seconds": seconds})

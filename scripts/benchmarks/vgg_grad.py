@@ -1,0 +1,106 @@
+"""Time grad_x <theta, F(x)> (paper preset) in JAX beside PyTorch, in one run.
+
+    python scripts/benchmarks/vgg_grad.py [--sizes 64 128 256] [--repeats 5] [--random-weights]
+
+Both sides compute F (channel means of the ten paper layers, CELU, avg pooling, zero padding)
+and its input gradient for one RGB image, with the same weights and threads. JAX variants:
+``jit`` of ``value_and_grad`` with the adjoint-kernel convolutions (library default) and with
+plain autodiff convolutions. Prints seconds per call (median) and the ratio torch / jax.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import torch
+
+from maxent_jax import features as feats
+from maxent_jax.vgg import vgg_variables, with_transposed_kernels
+
+from _torch_reference import TorchFeatures  # noqa: E402  (script folder on sys.path)
+
+
+def load(random_weights: bool):
+    from maxent_jax.weights import CONV_NAMES, VGGWeights, load_weights
+    if not random_weights:
+        return load_weights()
+    rng = np.random.default_rng(0)
+    from maxent_jax.vgg import CONV_CHANNELS
+    params, cin = {}, 3
+    for name in CONV_NAMES:
+        cout = CONV_CHANNELS[name]
+        params[name] = {"kernel": (rng.normal(size=(3, 3, cin, cout)) * np.sqrt(2 / (9 * cin))
+                                   ).astype(np.float32), "bias": np.zeros(cout, np.float32)}
+        cin = cout
+    return VGGWeights(params, np.eye(3, dtype=np.float32) * 255, np.zeros(3, np.float32),
+                      "random", "zero")
+
+
+def timeit(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def jax_fn(spec, variables, forward_mode: bool):
+    def f(v, x, theta):
+        fx = feats.features(spec, v, x, forward_mode=forward_mode)
+        return jnp.vdot(theta, fx), fx
+    return jax.jit(jax.value_and_grad(f, argnums=1, has_aux=True))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--random-weights", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(os.cpu_count() or 1)
+    weights = load(args.random_weights)
+    spec = feats.get_spec("paper")
+    variables = vgg_variables(weights)
+    fast = with_transposed_kernels(variables)
+    net = TorchFeatures(weights, spec.layers)
+    theta_np = np.random.default_rng(1).normal(size=feats.feature_dim(spec)).astype(np.float32)
+    print(f"grad_x <theta, F(x)>, paper preset (p = {feats.feature_dim(spec)}), one RGB image; "
+          f"jax {jax.__version__} ({jax.default_backend()}), torch {torch.__version__}, "
+          f"{os.cpu_count()} CPU(s), {platform.processor() or platform.machine()}")
+    print(f"{'size':>5} {'torch s':>9} {'jax s':>9} {'jax-autodiff s':>15} "
+          f"{'torch/jax':>10} {'torch/jax-autodiff':>19}")
+    for size in args.sizes:
+        x_np = np.random.default_rng(size).uniform(size=(size, size, 3)).astype(np.float32)
+        x, theta = jnp.asarray(x_np), jnp.asarray(theta_np)
+        g_fast, g_plain = jax_fn(spec, fast, False), jax_fn(spec, variables, True)
+        jax.block_until_ready(g_fast(fast, x, theta))
+        jax.block_until_ready(g_plain(variables, x, theta))
+        xt = torch.from_numpy(x_np).permute(2, 0, 1)[None].contiguous()
+        tt = torch.from_numpy(theta_np)
+
+        def torch_call():
+            xg = xt.clone().requires_grad_(True)
+            (net(xg)[0] @ tt).backward()
+            return xg.grad
+
+        torch_call()
+        gj = np.asarray(g_fast(fast, x, theta)[1])
+        gt = torch_call()[0].permute(1, 2, 0).numpy()
+        err = np.abs(gj - gt).max() / np.abs(gt).max()
+        t_t = timeit(torch_call, args.repeats)
+        t_j = timeit(lambda: jax.block_until_ready(g_fast(fast, x, theta)), args.repeats)
+        t_p = timeit(lambda: jax.block_until_ready(g_plain(variables, x, theta)), args.repeats)
+        print(f"{size:>5} {t_t:>9.4f} {t_j:>9.4f} {t_p:>15.4f} {t_t / t_j:>10.2f} "
+              f"{t_t / t_p:>19.2f}   (max rel. gradient difference {err:.1e})")
+
+
+if __name__ == "__main__":
+    main()
