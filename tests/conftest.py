@@ -47,3 +47,10 @@ def wood48() -> np.ndarray:
     from maxent_jax.exemplars import load_exemplar
 
     return load_exemplar("wood", size=48)
+
+
+@pytest.fixture(scope="session")
+def wood64() -> np.ndarray:
+    from maxent_jax.exemplars import load_exemplar
+
+    return load_exemplar("wood", size=64)
