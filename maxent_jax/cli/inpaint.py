@@ -1,0 +1,163 @@
+"""``maxent-jax inpaint IMAGE MASK --out-dir DIR``: texture inpainting, known pixels kept.
+
+MASK is an image of IMAGE's size whose white pixels are unknown (black: known). Writes
+``inpainted_000.png`` ... (one per sample/chain), ``masked.png`` (the input with the hole in
+black), ``mask.png`` and ``config.json``; with ``--model cnn`` also ``gaussian_000.png`` ... (the
+Gaussian conditional samples the chains start from), ``trace.npz`` and ``trace.png``.
+See :mod:`maxent_jax.inpaint`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from maxent_jax.cli._common import add_network_arguments, add_weights_argument, layers_arg
+from maxent_jax.io import load_image, save_image
+
+__all__ = ["add_parser", "run", "config_from_args", "load_inputs"]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register the ``inpaint`` sub-command."""
+    from maxent_jax.inpaint import InpaintConfig
+
+    d = InpaintConfig()
+    p = sub.add_parser(
+        "inpaint", help="fill the white pixels of MASK in IMAGE with texture (known pixels kept)",
+        description="Texture inpainting: Gaussian conditional simulation (kriging; Galerne & "
+                    "Leclaire 2017) or Langevin sampling of the macrocanonical CNN model "
+                    "conditioned on the known pixels (SOUL).")
+    p.add_argument("image", type=Path, metavar="IMAGE")
+    p.add_argument("mask", type=Path, metavar="MASK",
+                   help="black and white image of IMAGE's size; white pixels are unknown")
+    p.add_argument("--out-dir", type=Path, required=True, metavar="DIR")
+    p.add_argument("--model", choices=("gaussian", "cnn"), default=d.model,
+                   help="gaussian: exact conditional simulation of the ADSN model; cnn: "
+                        "macrocanonical CNN model, started from Gaussian samples")
+    p.add_argument("--exemplar", type=Path, default=None, metavar="PATH",
+                   help="learn the model on this texture instead of the known part of IMAGE")
+    p.add_argument("--max-side", type=int, default=0,
+                   help="shrink IMAGE and MASK so the longer side is at most this (0: keep); "
+                        "a pixel partly under the mask stays unknown")
+    p.add_argument("--num", "--chains", dest="chains", type=int, default=d.chains,
+                   help="number of samples (chains)")
+    p.add_argument("--border", type=int, default=d.border,
+                   help="width of the band of known pixels conditioned on (0: all known "
+                        f"pixels; default {d.border})")
+    p.add_argument("--jitter", type=float, default=d.jitter,
+                   help="kriging nugget, relative to the mean pixel variance")
+    p.add_argument("--iterations", type=int, default=d.iterations,
+                   help="outer SOUL steps (cnn)")
+    add_network_arguments(p)
+    p.add_argument("--colour-stats", action="store_true",
+                   help="also constrain the RGB mean and covariance (cnn)")
+    p.add_argument("--inner-steps", type=int, default=d.inner_steps)
+    p.add_argument("--gamma", type=float, default=d.gamma, help="Langevin step (pixel units)")
+    p.add_argument("--delta", type=float, default=d.delta, help="theta step")
+    p.add_argument("--beta", type=float, default=d.beta)
+    p.add_argument("--eps", type=float, default=d.eps, help="reference measure weight")
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default=d.optimizer)
+    p.add_argument("--average-last", type=int, default=0, metavar="N",
+                   help="also write the average of the last N outer steps (cnn)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    add_weights_argument(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`maxent_jax.inpaint.InpaintConfig` of the command line (validated)."""
+    from maxent_jax.inpaint import InpaintConfig
+
+    if args.border < 0:
+        raise ValueError(f"--border must be >= 0 (0: all known pixels), got {args.border}")
+    return InpaintConfig(
+        model=args.model, preset=args.preset, layers=layers_arg(args.layers),
+        activation=args.activation, pooling=args.pooling, padding=args.padding,
+        colour=args.colour_stats, iterations=args.iterations, chains=args.chains,
+        inner_steps=args.inner_steps, gamma=args.gamma, delta=args.delta, beta=args.beta,
+        eps=args.eps, optimizer=args.optimizer, border=args.border or None,
+        jitter=args.jitter, average_last=args.average_last, seed=args.seed,
+    ).validate()
+
+
+def _shrink(image: np.ndarray, mask: np.ndarray, max_side: int) -> tuple[np.ndarray, np.ndarray]:
+    from maxent_jax.exemplars import resize_longer_side
+
+    if not max_side or max(image.shape[:2]) <= max_side:
+        return image, mask
+    small = resize_longer_side(mask[..., None].astype(np.float32), max_side)[..., 0]
+    return resize_longer_side(image, max_side), small > 0
+
+
+def load_inputs(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any]:
+    """IMAGE, the validated boolean MASK (True: unknown) and the exemplar (or None)."""
+    from maxent_jax.inpaint import load_mask
+
+    if args.max_side and args.max_side < 16:
+        raise ValueError("--max-side must be 0 (keep) or at least 16")
+    image = load_image(args.image)
+    mask = np.asarray(load_mask(args.mask, image.shape))
+    image, mask = _shrink(image, mask, args.max_side)
+    exemplar = None if args.exemplar is None else load_image(args.exemplar)
+    if exemplar is not None and exemplar.shape[-1] != image.shape[-1]:
+        exemplar = load_image(args.exemplar, mode="rgb" if image.shape[-1] == 3 else "grey")
+    return image, mask, exemplar
+
+
+def run(args: argparse.Namespace) -> int:
+    """Inpaint and write the outputs; returns 0."""
+    from maxent_jax.cli._common import load_variables
+    from maxent_jax.inpaint import inpaint_image, validate_mask
+
+    config = config_from_args(args)
+    image, mask, exemplar = load_inputs(args)
+    validate_mask(mask, image.shape)  # still both known and unknown pixels after --max-side
+    variables = load_variables(args.weights) if config.model == "cnn" else None
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    result = inpaint_image(image, mask, variables, config, exemplar=exemplar,
+                         progress=not args.no_progress)
+    seconds = time.perf_counter() - start
+    paths = _write(args.out_dir, image, mask, result, config, {
+        "image": str(args.image), "mask": str(args.mask), "max_side": args.max_side,
+        "exemplar": str(args.exemplar) if args.exemplar else None,
+        "weights": str(args.weights) if args.weights else None, "seconds": seconds})
+    residual = float(np.max(result.trace["cg_residual"]))
+    print(f"inpainted {int(mask.sum())} pixels with the {config.model} model in {seconds:.1f} s "
+          f"(kriging CG relative residual {residual:.1e})")
+    if not residual < 1e-2:
+        print("warning: the kriging system was not solved accurately; try a larger --jitter "
+              "or a smaller --border", file=sys.stderr)
+    print(f"wrote {len(paths)} files to {args.out_dir}: " + ", ".join(p.name for p in paths))
+    return 0
+
+
+def _write(out_dir: Path, image: np.ndarray, mask: np.ndarray, result: Any, config: Any,
+           extra: dict[str, Any]) -> list[Path]:
+    paths = [save_image(out_dir / f"inpainted_{i:03d}.png", x)
+             for i, x in enumerate(result.images)]
+    paths.append(save_image(out_dir / "masked.png", np.where(mask[..., None], 0.0, image)))
+    paths.append(save_image(out_dir / "mask.png", mask.astype(np.float32)))
+    if config.model == "cnn":
+        paths += [save_image(out_dir / f"gaussian_{i:03d}.png", x)
+                  for i, x in enumerate(result.gaussian)]
+        if result.average is not None:
+            paths += [save_image(out_dir / f"average_{i:03d}.png", a)
+                      for i, a in enumerate(result.average)]
+        from maxent_jax.cli.synthesize import plot_trace
+
+        np.savez_compressed(out_dir / "trace.npz", **result.trace)
+        paths += [out_dir / "trace.npz", plot_trace(result.trace, out_dir / "trace.png")]
+    from maxent_jax import __version__
+
+    record = {"config": config.to_json(), "version": __version__, **extra}
+    (out_dir / "config.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return paths + [out_dir / "config.json"]

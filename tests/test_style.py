@@ -1,0 +1,198 @@
+"""Style transfer: the energy's parts, the style/content trade-off, the chunked driver, the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from maxent_jax import features as feats
+from maxent_jax import style as st
+from maxent_jax.exemplars import load_exemplar
+from maxent_jax.io import save_image
+from maxent_jax.soul import SOULInfo, soul_init
+from maxent_jax.vgg import VGG19, random_variables
+
+LAYERS = ("relu1_1", "relu2_1", "relu3_1")
+
+
+@pytest.fixture(scope="module")
+def rand_vars():
+    return random_variables(jax.random.key(0), layers=("relu3_1",))
+
+
+@pytest.fixture(scope="module")
+def brick_gravel():
+    return load_exemplar("brick", size=32), load_exemplar("gravel", size=32)
+
+
+def test_style_energy_is_the_sum_of_its_parts(rand_vars):
+    spec = feats.get_spec(layers=["relu1_2", "relu2_1"], colour=True)
+    rng = np.random.default_rng(0)
+    content, style, x = (jnp.asarray(rng.uniform(size=s), jnp.float32)
+                         for s in [(16, 16, 3), (24, 20, 3), (16, 16, 3)])
+    theta = jnp.asarray(rng.normal(size=feats.feature_dim(spec)), jnp.float32)
+    energy = st.style_energy(spec, rand_vars, content, style, content_layers=("relu2_1",),
+                             content_weight=7.0, beta=2.0, eps=0.5, centre=0.25)
+    u, gap = energy(theta, x)
+    f = feats.make_feature_fn(spec, rand_vars)
+    np.testing.assert_allclose(gap, f(x) - f(style), rtol=1e-4, atol=1e-6)
+    net = VGG19(("relu2_1",), spec.activation, spec.pooling, spec.padding)
+    phi_x, phi_c = net.apply(rand_vars, x)["relu2_1"], net.apply(rand_vars, content)["relu2_1"]
+    expected = (2.0 * jnp.vdot(theta, gap) + 7.0 * jnp.mean((phi_x - phi_c) ** 2)
+                + 0.25 * jnp.sum((x - 0.25) ** 2))
+    np.testing.assert_allclose(u, expected, rtol=1e-5)
+    at_content = (2.0 * jnp.vdot(theta, f(content) - f(style))
+                  + 0.25 * jnp.sum((content - 0.25) ** 2))
+    np.testing.assert_allclose(energy(theta, content)[0], at_content, rtol=1e-5)  # c(x_c) = 0
+
+
+def test_initial_positions(brick_gravel):
+    content, style = brick_gravel
+    key = jax.random.key(0)
+    start = st.initial_positions(key, content, style, "content", 2)
+    assert start.shape == (2, 32, 32, 1) and np.array_equal(start[1], content)
+    wood = load_exemplar("wood", size=24)
+    for init in ("adsn", "noise"):
+        x = st.initial_positions(key, content, wood, init, 3)  # RGB style, grey content
+        assert x.shape == (3, 32, 32, 1) and np.isfinite(x).all()
+        assert not np.array_equal(x[0], x[1])
+    with pytest.raises(ValueError, match="init"):
+        st.initial_positions(key, content, style, "zeros", 1)
+
+
+def _run(content, style, variables, **kw):
+    settings = dict(layers=LAYERS, content_layers=("relu2_1",), iterations=40, chunk=10)
+    config = st.StyleConfig(**{**settings, **kw})
+    return st.transfer_style(content, style, variables, config)
+
+
+def test_style_features_move_towards_the_style(real_variables, brick_gravel):
+    content, style = brick_gravel
+    result = _run(content, style, real_variables, content_weight=0.0)
+    gap = result.trace["relative_gap"]
+    assert gap[0] == pytest.approx(1.0, abs=0.2)
+    assert gap[:10].mean() > gap[10:20].mean() > gap[30:40].mean()
+    assert gap[30:40].mean() < 0.7 * gap[0]
+    spec = feats.get_spec(layers=LAYERS)
+    f = feats.make_feature_fn(spec, real_variables)
+    target = f(jnp.asarray(style))
+    before = jnp.linalg.norm(f(jnp.asarray(content)) - target)
+    after = jnp.linalg.norm(f(jnp.asarray(result.images[0])) - target)
+    assert after < 0.8 * before
+    assert result.images.shape == (1, 32, 32, 1) and result.average is None
+    assert result.trace["content_distance"].shape == (5, 1)
+    np.testing.assert_array_equal(result.trace["content_iteration"], [0, 10, 20, 30, 40])
+
+
+def test_content_stays_closer_as_the_content_weight_grows(real_variables, brick_gravel):
+    content, style = brick_gravel
+    distances = [float(_run(content, style, real_variables, content_weight=w,
+                            chunk=40).trace["content_distance"][-1, 0])
+                 for w in (0.0, 1e4, 1e5)]
+    assert distances[0] > 0
+    assert distances[0] > 1.5 * distances[1] > 1.5 ** 2 * distances[2]
+
+
+def test_chains_and_average(real_variables, brick_gravel):
+    content, style = brick_gravel
+    config = st.StyleConfig(layers=("relu1_1",), content_layers=("relu1_1",), iterations=4,
+                            chains=2, chunk=3, average_last=2, init="adsn", seed=1)
+    result = st.transfer_style(content, style, real_variables, config)
+    assert result.images.shape == result.average.shape == (2, 32, 32, 1)
+    assert not np.array_equal(result.images[0], result.images[1])
+    assert result.trace["relative_gap"].shape == (4,)
+
+
+def test_run_chunked_compiles_per_chunk_length_and_reports_divergence():
+    state = soul_init(jnp.zeros((1, 2)), jnp.zeros(1), optax.sgd(1.0))
+    calls = []
+
+    def run(s, n):
+        calls.append(n)
+        info = SOULInfo(jnp.zeros(n), jnp.zeros((n, 1)), jnp.zeros(n), jnp.zeros(n),
+                        jnp.zeros((n, 1)))
+        return s._replace(step=s.step + n), info
+
+    out, info, records = st.run_chunked(run, state, 23, chunk=10, monitor=lambda s: int(s.step))
+    assert calls == [10, 10, 3] and records == [0, 10, 20, 23]
+    assert info.energy.shape == (23,) and int(out.step) == 23
+
+    def bad(s, n):
+        return run(s, n)[0]._replace(positions=s.positions * jnp.nan), run(s, n)[1]
+
+    with pytest.raises(RuntimeError, match="diverged"):
+        st.run_chunked(bad, state, 5)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(iterations=0), "iterations"), (dict(content_weight=-1.0), "content-weight"),
+    (dict(init="zeros"), "init"), (dict(content_layers=("relu9_9",)), "content layers"),
+    (dict(content_layers=()), "content layer"), (dict(gamma=float("nan")), "gamma"),
+    (dict(size=(8, 8)), "size"), (dict(preset="nope"), "preset"),
+])
+def test_config_validation(change, message):
+    with pytest.raises(ValueError, match=message):
+        st.StyleConfig(**change).validate()
+
+
+def test_too_small_images_are_refused(real_variables, brick_gravel):
+    content, style = brick_gravel
+    with pytest.raises(ValueError, match="16 pixels"):
+        st.transfer_style(content[:12], style, real_variables, st.StyleConfig(iterations=1))
+    with pytest.raises(ValueError, match="channels"):
+        st.transfer_style(content[..., :0], style, real_variables, st.StyleConfig(iterations=1))
+
+
+# ------------------------------------------------------------------------------------------
+# command line
+# ------------------------------------------------------------------------------------------
+
+def cli(argv):
+    """``maxent-jax style ...`` (through the dispatcher once it lists the sub-command)."""
+    from maxent_jax import cli as top
+    from maxent_jax.cli import style as sub
+
+    if "style" in getattr(top, "_SUBCOMMANDS", ()):
+        return top.main(argv)
+    parser = argparse.ArgumentParser(prog="maxent-jax")
+    sub.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, RuntimeError, OSError) as err:
+        print(f"maxent-jax style: error: {err}", file=sys.stderr)
+        return 2
+
+
+def test_cli_writes_result_config_and_trace(tmp_path, capsys, brick_gravel):
+    content, style = brick_gravel
+    save_image(tmp_path / "content.png", content)
+    save_image(tmp_path / "style.png", load_exemplar("wood", size=40))
+    out = tmp_path / "out"
+    assert cli(["style", str(tmp_path / "content.png"), str(tmp_path / "style.png"),
+                "--out-dir", str(out), "--size", "24", "20", "--iterations", "3",
+                "--content-weight", "100", "--layers", "relu1_1,relu2_1",
+                "--content-layers", "relu2_1", "--seed", "2", "--no-progress"]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["config.json", "content.png", "result_000.png", "style.png", "trace.npz",
+                     "trace.png"]
+    record = json.loads((out / "config.json").read_text())
+    assert record["config"]["content_weight"] == 100 and record["config"]["size"] == [24, 20]
+    from maxent_jax.io import load_image
+
+    assert load_image(out / "result_000.png").shape == (24, 20, 1)
+    assert "style gap" in capsys.readouterr().out
+    assert cli(["style", str(tmp_path / "content.png"), str(tmp_path / "style.png"),
+                "--out-dir", str(out), "--preset", "nope"]) == 2
+    assert cli(["style", str(tmp_path / "missing.png"), str(tmp_path / "style.png"),
+                "--out-dir", str(out)]) == 2
+    assert cli(["style", str(tmp_path / "content.png"), str(tmp_path / "style.png"),
+                "--out-dir", str(out), "--size", "8", "8"]) == 2
+    assert "16" in capsys.readouterr().err
