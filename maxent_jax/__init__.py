@@ -11,6 +11,11 @@ Modules, one algorithm each (DESIGN.md §4):
 * ``schedules``  SOUL step-size schedules and convergence conditions
 * ``soul``       SOUL outer step and scan (macrocanonical sampler)
 * ``synthesis``  chunked, checkpointed SOUL runs end to end
+* ``parallel``   chains sharded over devices and hosts
+* ``style``      style transfer with the macrocanonical model
+* ``inpaint``    inpainting: Gaussian conditional simulation, CNN model as prior
+* ``baselines``  Gatys et al., Lu-Zhu-Wu (FRAME with CNN filters), microcanonical sampling
+* ``metrics``    feature/Gram/spectrum/histogram distances, diversity, memorisation
 * ``io``, ``exemplars``, ``cli``
 """
 

@@ -30,7 +30,7 @@ import optax
 
 from maxent_jax.energy import EnergyFn
 from maxent_jax.langevin import ULAState, ula_step
-from maxent_jax.schedules import Schedule
+from maxent_jax.schedules import Schedule, constant, inverse_power
 
 __all__ = [
     "SOULState",
@@ -39,6 +39,7 @@ __all__ = [
     "soul_step",
     "soul_run",
     "make_projection",
+    "theta_optimizer",
     "block_norms",
 ]
 
@@ -139,6 +140,25 @@ def soul_run(key: Array, state: SOULState, energy_fn: EnergyFn, num_steps: int,
         return soul_step(jax.random.fold_in(key, s.step), s, energy_fn, **step_kwargs)
 
     return jax.lax.scan(body, state, None, length=num_steps)
+
+
+def theta_optimizer(delta: float, *, kind: str = "sgd", optimism: float = 0.0,
+                    decay: bool = False) -> optax.GradientTransformation:
+    """The theta step as an optax transformation, with rate delta_n = delta (or delta/(n+1)).
+
+    ``sgd``: theta += delta_n mean(F - F0) (SOUL). With ``optimism`` b > 0, the optimistic step
+    theta += delta_n ((1 + b) g_n - b g_{n-1}) (optax ``optimistic_gradient_descent``;
+    Daskalakis et al., ICLR 2018): the same fixed point, with a derivative term that damps the
+    rotation of the coupled (x, theta) saddle dynamics. ``adam``: per-coordinate scaling.
+    """
+    rate = inverse_power(delta, 1.0) if decay else constant(delta)
+    if kind == "adam":
+        return optax.adam(rate)
+    if kind != "sgd":
+        raise ValueError(f"theta optimiser must be 'sgd' or 'adam', got {kind!r}")
+    if optimism:
+        return optax.optimistic_gradient_descent(rate, alpha=1.0, beta=optimism)
+    return optax.sgd(rate)
 
 
 def make_projection(spec: str | None) -> Projection | None:

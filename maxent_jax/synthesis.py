@@ -33,7 +33,8 @@ from maxent_jax.energy import macrocanonical_energy, reference_centre
 from maxent_jax.gaussian import adsn
 from maxent_jax.parallel import chain_mesh, check_chains, replicate, shard_state
 from maxent_jax.schedules import constant, inverse_power, stages
-from maxent_jax.soul import SOULInfo, SOULState, make_projection, soul_init, soul_run
+from maxent_jax.soul import (SOULInfo, SOULState, make_projection, soul_init, soul_run,
+                             theta_optimizer)
 
 __all__ = [
     "SynthesisConfig",
@@ -149,13 +150,8 @@ class DivergenceError(RuntimeError):
 
 
 def _optimizer(config: SynthesisConfig) -> optax.GradientTransformation:
-    """sgd (SOUL's theta step), optionally optimistic, or adam; rate delta_n."""
-    rate = inverse_power(config.delta, 1.0) if config.decay else constant(config.delta)
-    if config.optimizer == "adam":
-        return optax.adam(rate)
-    if config.optimism:
-        return optax.optimistic_gradient_descent(rate, alpha=1.0, beta=config.optimism)
-    return optax.sgd(rate)
+    return theta_optimizer(config.delta, kind=config.optimizer, optimism=config.optimism,
+                           decay=config.decay)
 
 
 def _gamma_schedule(config: SynthesisConfig) -> Callable:
