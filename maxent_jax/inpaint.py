@@ -34,13 +34,15 @@ whose receptive field meets M (and the RGB statistics of the pixels of M, with `
 The chains move only the unknown pixels:
 
     Pi_theta(dz) ∝ exp(-U_theta(where(M, z, u))) dz,
-    U_theta(x) = beta <theta, F_M(x) - F0> + (eps / 2) ||x - c||^2,
+    U_theta(x) = beta |Omega| <theta, F_M(x) - F0> + (eps / 2) ||x - c||^2,
 
 with theta learned by SOUL so that ``E[F_M(X)] = F0``: the hole and its surroundings must, on
 average, have the statistics of the known part. ``F0`` is learned on the known part (channel
 means over the positions that see known pixels only, :func:`feature_regions`) or is ``F(x0)``
 of a separate exemplar. Positions whose receptive field reaches the zero padding enter
-neither average. Chains start from Gaussian conditional samples.
+neither average. Chains start from Gaussian conditional samples. ``|Omega| = H W`` (the
+extensive energy of :mod:`maxent_jax.energy`; 1 with ``extensive=False``) lets the step sizes
+of synthesis (``gamma = 1e-7``, ``delta = 0.02``, optimistic theta step) carry over.
 """
 
 from __future__ import annotations
@@ -54,15 +56,13 @@ import jax
 import jax.numpy as jnp
 import jax.scipy.sparse.linalg as jsl
 import numpy as np
-import optax
 
 from maxent_jax import features as feats
 from maxent_jax.energy import EnergyFn, macrocanonical_energy, reference_centre
 from maxent_jax.gaussian import prepare_spot, validate_image
 from maxent_jax.io import load_image
-from maxent_jax.schedules import constant
 from maxent_jax.soul import SOULState, soul_init, soul_run
-from maxent_jax.style import run_chunked, soul_trace
+from maxent_jax.style import SOULSettings, run_chunked, soul_trace
 from maxent_jax.vgg import LAYER_NAMES
 
 __all__ = [
@@ -441,72 +441,29 @@ def inpainting_energy(energy_fn: EnergyFn, image: Array, mask: Array) -> EnergyF
 
 
 @dataclasses.dataclass(frozen=True)
-class InpaintConfig:
+class InpaintConfig(SOULSettings):
     """Settings of an inpainting run (written to ``config.json``).
 
     model: ``"gaussian"`` (kriging + conditional simulation only) or ``"cnn"`` (SOUL, started
     from Gaussian conditional samples). border, jitter, cg_tol, cg_maxiter: the Gaussian
-    conditioning (:func:`gaussian_inpaint`). The rest as in
-    :class:`maxent_jax.synthesis.SynthesisConfig` (constant steps).
+    conditioning (:func:`gaussian_inpaint`). The features and the sampler (constant steps,
+    gamma = 1e-7, delta = 0.02, optimistic theta step, extensive energy): see
+    :class:`maxent_jax.style.SOULSettings`.
     """
 
     model: str = "gaussian"
-    preset: str = "paper"
-    layers: Optional[tuple[str, ...]] = None
-    activation: Optional[str] = None
-    pooling: Optional[str] = None
-    padding: Optional[str] = None
-    colour: bool = False
-    iterations: int = 300
-    chains: int = 1
-    inner_steps: int = 1
-    gamma: float = 3e-6
-    delta: float = 3.0
-    beta: float = 1.0
-    eps: float = 0.0
-    centre: str = "mean"
-    optimizer: str = "sgd"
     border: Optional[int] = 3
     jitter: float = 1e-3
     cg_tol: float = 1e-5
     cg_maxiter: int = 1000
-    average_last: int = 0
-    seed: int = 0
-    chunk: int = 25
 
-    def validate(self) -> "InpaintConfig":
-        """Raise ``ValueError`` naming the first impossible setting; return ``self``."""
-        checks = [
-            (self.model in ("gaussian", "cnn"), "model must be 'gaussian' or 'cnn'"),
-            (self.iterations >= 1, "iterations must be >= 1"),
-            (self.chains >= 1, "chains must be >= 1"),
-            (self.inner_steps >= 1, "inner-steps must be >= 1"),
-            (self.chunk >= 1, "chunk must be >= 1"),
-            (np.isfinite(self.gamma) and self.gamma > 0, "gamma must be a finite number > 0"),
-            (np.isfinite(self.delta) and self.delta >= 0, "delta must be a finite number >= 0"),
-            (np.isfinite(self.beta) and self.beta > 0, "beta must be a finite number > 0"),
-            (np.isfinite(self.eps) and self.eps >= 0, "eps must be a finite number >= 0"),
+    def checks(self) -> list[tuple[bool, str]]:
+        return [(self.model in ("gaussian", "cnn"), "model must be 'gaussian' or 'cnn'")] + [
+            *super().checks(),
             (np.isfinite(self.jitter) and self.jitter >= 0, "jitter must be a finite number >= 0"),
             (self.cg_tol > 0 and self.cg_maxiter >= 1, "cg-tol must be > 0 and cg-maxiter >= 1"),
             (self.border is None or self.border >= 1, "border must be >= 1 (or None: all known)"),
-            (0 <= self.average_last <= self.iterations,
-             "average-last must be between 0 and the number of iterations"),
-            (self.optimizer in ("sgd", "adam"), "optimizer must be 'sgd' or 'adam'"),
-            (self.centre in ("zero", "mean"), "centre must be 'zero' or 'mean'"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
-        self.spec()
-        return self
-
-    def spec(self) -> feats.FeatureSpec:
-        return feats.get_spec(self.preset, layers=self.layers, activation=self.activation,
-                              pooling=self.pooling, padding=self.padding,
-                              colour=self.colour or None)
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 class InpaintResult(NamedTuple):
@@ -521,25 +478,17 @@ class InpaintResult(NamedTuple):
     state: Optional[SOULState]
 
 
-def _optimizer(config: InpaintConfig) -> optax.GradientTransformation:
-    rate = constant(config.delta)
-    return optax.sgd(rate) if config.optimizer == "sgd" else optax.adam(rate)
-
-
 def _make_runner(config: InpaintConfig, spec: feats.FeatureSpec) -> Callable:
     """jitted ``(variables, image, mask, target, key, state, length) -> (state, info)``."""
-    opt = _optimizer(config)
-    sizes = tuple(sl.stop - sl.start for sl in feats.layer_slices(spec).values())
-    average_from = config.iterations - config.average_last if config.average_last else 2**30
+    options = config.soul_options(spec)
 
     def run(variables, image, mask, target, key, state, length):
         centre = reference_centre(image, config.centre) if config.eps else 0.0
         base = macrocanonical_energy(hole_feature_fn(spec, variables, mask), target,
-                                     beta=config.beta, eps=config.eps, centre=centre)
+                                     beta=config.beta, eps=config.eps, centre=centre,
+                                     extensive=config.extensive)
         energy = inpainting_energy(base, image, mask)
-        return soul_run(key, state, energy, length, optimizer=opt,
-                        step_size=constant(config.gamma), num_inner=config.inner_steps,
-                        average_from=average_from, block_sizes=sizes)
+        return soul_run(key, state, energy, length, **options)
 
     return jax.jit(run, static_argnums=6)
 
@@ -582,7 +531,8 @@ def inpaint_image(image: Any, mask: Any, variables: Optional[Mapping[str, Any]],
     else:
         target = known_features(spec, variables, jnp.asarray(start[0]), mask)
     used = regions_used(spec, feature_regions(spec, mask))
-    state = soul_init(jnp.asarray(start), jnp.zeros(feats.feature_dim(spec)), _optimizer(config))
+    state = soul_init(jnp.asarray(start), jnp.zeros(feats.feature_dim(spec)),
+                      config.theta_optimizer())
     runner = _make_runner(config, spec)
     state, info, _ = run_chunked(
         lambda s, n: runner(variables, image, mask, target, run_key, s, n), state,

@@ -12,10 +12,16 @@ activations ``phi_l`` of a few content layers ``L_c``,
 the sampled Gibbs measure is
 
     Pi_theta(dx) ∝ exp(-U_theta(x)) dx,
-    U_theta(x) = beta <theta, F_s(x) - F_s(y)> + w c(x) + (eps / 2) ||x - centre||^2.
+    U_theta(x) = |Omega| (beta <theta, F_s(x) - F_s(y)> + w c(x)) + (eps / 2) ||x - centre||^2,
+
+with ``|Omega| = H W`` the number of pixels (``extensive=True``, as in :mod:`maxent_jax.energy`;
+1 otherwise). Both ``F_s`` and ``c`` are means over positions, so ``|Omega|`` times either is a
+sum of local terms: the energy is extensive, one ``theta`` and one ``w`` serve every image size,
+and the regime of :class:`maxent_jax.synthesis.SynthesisConfig` carries over (``gamma = 1e-7``,
+optimistic theta step; :class:`StyleConfig` says why its ``delta`` is smaller).
 
 ``theta`` is learned by SOUL (:mod:`maxent_jax.soul`) for the style constraints only: the
-content term is part of the reference measure ``mu_w ∝ exp(-w c(x) - r(x))``, so
+content term is part of the reference measure ``mu_w ∝ exp(-|Omega| w c(x) - r(x))``, so
 ``Pi_theta*`` is the maximum-entropy distribution relative to ``mu_w`` meeting the style
 constraints, and the theta problem stays convex. The style/content trade-off is set by
 
@@ -25,9 +31,8 @@ constraints, and the theta problem stays convex. The style/content trade-off is 
     content image (both can be combined).
 
 Channel means do not depend on the image size, so the style image may have any size; the
-output has the content image's size. Both the content term and ``F_s`` are means over
-positions, so their gradients per pixel scale alike (as 1 / (H W)) and ``w`` keeps its meaning
-across sizes. Images live in ``[0, 1]`` pixel units, as in :mod:`maxent_jax.synthesis`.
+output has the content image's size. Images live in ``[0, 1]`` pixel units, as in
+:mod:`maxent_jax.synthesis`.
 
 :func:`style_energy` is pure; :func:`transfer_style` is the imperative shell that compiles the
 SOUL scan (``jax.jit``) and runs it in chunks (:func:`run_chunked`).
@@ -47,10 +52,12 @@ from maxent_jax import features as feats
 from maxent_jax.energy import EnergyFn, reference_centre
 from maxent_jax.gaussian import adsn, validate_image
 from maxent_jax.schedules import constant
-from maxent_jax.soul import SOULInfo, SOULState, block_norms, soul_init, soul_run
+from maxent_jax.soul import SOULInfo, SOULState, block_norms, soul_init, soul_run, theta_optimizer
 from maxent_jax.vgg import LAYER_NAMES, VGG19
 
 __all__ = [
+    "SOULSettings",
+    "soul_checks",
     "StyleConfig",
     "StyleResult",
     "content_distance",
@@ -65,20 +72,41 @@ Array = jax.Array
 Runner = Callable[[SOULState, int], tuple[SOULState, SOULInfo]]
 
 
-@dataclasses.dataclass(frozen=True)
-class StyleConfig:
-    """Every setting of a style transfer run (written to ``config.json``).
+def soul_checks(config: Any) -> list[tuple[bool, str]]:
+    """``(ok, message)`` of the settings every constant-step SOUL run shares.
 
-    preset/layers/activation/pooling/padding/colour: the style features F_s (as in
-    :class:`maxent_jax.synthesis.SynthesisConfig`). content_layers: the layers L_c of the
-    content term (default ``relu2_1``: at CPU sizes, 64-128 px, deeper layers such as Gatys et
-    al.'s ``relu4_2`` lose the layout; at 256 px and above try ``relu3_1`` or ``relu4_2``);
-    content_weight: w (with gamma = 3e-6, up to about 1e5 is stable; larger w needs a smaller
-    gamma, e.g. w = 1e6 with gamma = 1e-6). init: ``"content"`` (start at the content image),
-    ``"adsn"`` (an ADSN sample of the style image) or ``"noise"``. gamma: Langevin step
-    (pixel units); delta: theta step; constant steps. average_last: also average the
-    end-of-step positions of the last N outer steps (0: no average). chunk: outer steps per
-    compiled call (progress and divergence checks happen between chunks).
+    ``config`` needs iterations, chains, inner_steps, gamma, delta, beta, eps, optimizer,
+    optimism and centre (the checks of :meth:`maxent_jax.synthesis.SynthesisConfig.validate`).
+    """
+    def finite(value: float, low: float, strict: bool = False) -> bool:
+        return bool(np.isfinite(value)) and (value > low if strict else value >= low)
+
+    return [
+        (config.iterations >= 1, "iterations must be >= 1"),
+        (config.chains >= 1, "chains must be >= 1"),
+        (config.inner_steps >= 1, "inner-steps must be >= 1"),
+        (finite(config.gamma, 0, strict=True), "gamma must be a finite number > 0"),
+        (finite(config.delta, 0), "delta must be a finite number >= 0"),
+        (finite(config.beta, 0, strict=True), "beta must be a finite number > 0"),
+        (finite(config.eps, 0), "eps must be a finite number >= 0"),
+        (finite(config.optimism, 0), "optimism must be a finite number >= 0"),
+        (config.optimizer in ("sgd", "adam"), "optimizer must be 'sgd' or 'adam'"),
+        (config.centre in ("zero", "mean"), "centre must be 'zero' or 'mean'"),
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class SOULSettings:
+    """The settings shared by style transfer and inpainting (constant-step SOUL).
+
+    preset/layers/activation/pooling/padding/colour: the features (as in
+    :class:`maxent_jax.synthesis.SynthesisConfig`). gamma: Langevin step (pixel units);
+    delta: theta step; optimism: b of the optimistic theta step
+    ``theta += delta ((1 + b) g_n - b g_(n-1))`` (0: plain SOUL step;
+    :func:`maxent_jax.soul.theta_optimizer`); extensive: energy proportional to the number of
+    pixels (see :mod:`maxent_jax.energy`). average_last: also average the end-of-step
+    positions of the last N outer steps (0: no average). chunk: outer steps per compiled call
+    (progress and divergence checks happen between chunks).
     """
 
     preset: str = "paper"
@@ -87,63 +115,95 @@ class StyleConfig:
     pooling: Optional[str] = None
     padding: Optional[str] = None
     colour: bool = False
-    content_layers: tuple[str, ...] = ("relu2_1",)
-    content_weight: float = 1e5
-    size: Optional[tuple[int, int]] = None
     iterations: int = 300
     chains: int = 1
     inner_steps: int = 1
-    gamma: float = 3e-6
-    delta: float = 3.0
+    gamma: float = 1e-7
+    delta: float = 0.02
     beta: float = 1.0
+    extensive: bool = True
     eps: float = 0.0
     centre: str = "mean"
     optimizer: str = "sgd"
-    init: str = "content"
+    optimism: float = 10.0
     average_last: int = 0
     seed: int = 0
     chunk: int = 25
 
-    def validate(self) -> "StyleConfig":
-        """Raise ``ValueError`` naming the first impossible setting; return ``self``."""
-        checks = [
-            (self.iterations >= 1, "iterations must be >= 1"),
-            (self.chains >= 1, "chains must be >= 1"),
-            (self.inner_steps >= 1, "inner-steps must be >= 1"),
+    def checks(self) -> list[tuple[bool, str]]:
+        """``(ok, message)`` pairs; subclasses append their own."""
+        return soul_checks(self) + [
             (self.chunk >= 1, "chunk must be >= 1"),
-            (np.isfinite(self.gamma) and self.gamma > 0, "gamma must be a finite number > 0"),
-            (np.isfinite(self.delta) and self.delta >= 0, "delta must be a finite number >= 0"),
-            (np.isfinite(self.beta) and self.beta > 0, "beta must be a finite number > 0"),
-            (np.isfinite(self.eps) and self.eps >= 0, "eps must be a finite number >= 0"),
-            (np.isfinite(self.content_weight) and self.content_weight >= 0,
-             "content-weight must be a finite number >= 0"),
             (0 <= self.average_last <= self.iterations,
              "average-last must be between 0 and the number of iterations"),
-            (self.init in ("content", "adsn", "noise"),
-             "init must be 'content', 'adsn' or 'noise'"),
-            (self.optimizer in ("sgd", "adam"), "optimizer must be 'sgd' or 'adam'"),
-            (self.centre in ("zero", "mean"), "centre must be 'zero' or 'mean'"),
-            (self.size is None or min(self.size) >= 16, "size must be at least 16x16"),
-            (len(self.content_layers) >= 1, "give at least one content layer"),
         ]
-        for ok, message in checks:
+
+    def validate(self) -> "SOULSettings":
+        """Raise ``ValueError`` naming the first impossible setting; return ``self``."""
+        for ok, message in self.checks():
             if not ok:
                 raise ValueError(message)
-        unknown = [n for n in self.content_layers if n not in LAYER_NAMES]
-        if unknown:
-            raise ValueError(f"unknown content layers {unknown}; valid names: "
-                             f"{', '.join(LAYER_NAMES)}")
         self.spec()
         return self
 
     def spec(self) -> feats.FeatureSpec:
-        """The style feature specification (preset or layers, with overrides)."""
+        """The feature specification (preset or layers, with overrides)."""
         return feats.get_spec(self.preset, layers=self.layers, activation=self.activation,
                               pooling=self.pooling, padding=self.padding,
                               colour=self.colour or None)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def theta_optimizer(self) -> optax.GradientTransformation:
+        """The theta step: constant delta, plain or optimistic sgd, or adam."""
+        return theta_optimizer(self.delta, kind=self.optimizer, optimism=self.optimism)
+
+    def soul_options(self, spec: feats.FeatureSpec) -> dict[str, Any]:
+        """Keyword arguments of :func:`maxent_jax.soul.soul_run` (constant steps)."""
+        return dict(optimizer=self.theta_optimizer(), step_size=constant(self.gamma),
+                    num_inner=self.inner_steps, block_sizes=_block_sizes(spec),
+                    average_from=(self.iterations - self.average_last if self.average_last
+                                  else 2**30))
+
+
+@dataclasses.dataclass(frozen=True)
+class StyleConfig(SOULSettings):
+    """Every setting of a style transfer run (written to ``config.json``).
+
+    The style features F_s and the sampler: see :class:`SOULSettings`. content_layers: the
+    layers L_c of the content term (default ``relu2_1``: at CPU sizes, 64-128 px, deeper
+    layers such as Gatys et al.'s ``relu4_2`` lose the layout; at 256 px and above try
+    ``relu3_1`` or ``relu4_2``); content_weight: w (extensive: it multiplies ``H W c(x)``).
+    init: ``"content"`` (start at the content image), ``"adsn"`` (an ADSN sample of the style
+    image) or ``"noise"``. size: recorded only (the content image is used at its own size).
+
+    Defaults (brick content, grass style, 96 px, 300 iterations): gamma = 1e-7 as in
+    synthesis, but delta = 0.005 rather than 0.02: from the content image the theta step of
+    synthesis overshoots (style gap 0.13 after 300 iterations against 0.05; gamma delta
+    about 5e-10 works, 2e-9 and more oscillates). w = 100 brings the relu2_1 content distance
+    from 1.6 (w = 0) to 0.9 at the same style gap. The content term is stiff: above about
+    w gamma = 3e-5 it leaves high-frequency artifacts (w = 1e3 wants gamma = 3e-8).
+    """
+
+    delta: float = 0.005
+    content_layers: tuple[str, ...] = ("relu2_1",)
+    content_weight: float = 100.0
+    size: Optional[tuple[int, int]] = None
+    init: str = "content"
+
+    def checks(self) -> list[tuple[bool, str]]:
+        unknown = [n for n in self.content_layers if n not in LAYER_NAMES]
+        return super().checks() + [
+            (np.isfinite(self.content_weight) and self.content_weight >= 0,
+             "content-weight must be a finite number >= 0"),
+            (self.init in ("content", "adsn", "noise"),
+             "init must be 'content', 'adsn' or 'noise'"),
+            (self.size is None or min(self.size) >= 16, "size must be at least 16x16"),
+            (len(self.content_layers) >= 1, "give at least one content layer"),
+            (not unknown, f"unknown content layers {unknown}; valid names: "
+                          f"{', '.join(LAYER_NAMES)}"),
+        ]
 
 
 class StyleResult(NamedTuple):
@@ -178,7 +238,7 @@ def content_distance(acts: Mapping[str, Array], content_acts: Mapping[str, Array
 def style_energy(spec: feats.FeatureSpec, variables: Mapping[str, Any], content: Array,
                  style: Array, *, content_layers: Sequence[str] = ("relu2_1",),
                  content_weight: float = 0.0, beta: float = 1.0, eps: float = 0.0,
-                 centre: Array | float = 0.0) -> EnergyFn:
+                 centre: Array | float = 0.0, extensive: bool = True) -> EnergyFn:
     """``(theta, x) -> (U_theta(x), F_s(x) - F_s(style))`` with U_theta of the module docstring.
 
     One forward pass of the network per call gives both the style features and the content
@@ -194,6 +254,7 @@ def style_energy(spec: feats.FeatureSpec, variables: Mapping[str, Any], content:
         u = beta * jnp.vdot(theta, gap)
         if content_weight:
             u = u + content_weight * content_distance(acts, content_acts, content_layers)
+        u = u * (x.shape[0] * x.shape[1] if extensive else 1)
         if eps:
             u = u + 0.5 * eps * jnp.sum((x - centre) ** 2)
         return u, gap
@@ -223,28 +284,21 @@ def initial_positions(key: Array, content: Array, style: Array, init: str,
     raise ValueError(f"init must be 'content', 'adsn' or 'noise', got {init!r}")
 
 
-def _optimizer(config: StyleConfig) -> optax.GradientTransformation:
-    rate = constant(config.delta)
-    return optax.sgd(rate) if config.optimizer == "sgd" else optax.adam(rate)
-
-
 def _block_sizes(spec: feats.FeatureSpec) -> tuple[int, ...]:
     return tuple(sl.stop - sl.start for sl in feats.layer_slices(spec).values())
 
 
 def _make_runner(config: StyleConfig, spec: feats.FeatureSpec) -> Callable:
     """jitted ``(variables, content, style, key, state, length) -> (state, info)``."""
-    opt = _optimizer(config)
-    average_from = config.iterations - config.average_last if config.average_last else 2**30
+    options = config.soul_options(spec)
 
     def run(variables, content, style, key, state, length):
         energy = style_energy(
             spec, variables, content, style, content_layers=config.content_layers,
             content_weight=config.content_weight, beta=config.beta, eps=config.eps,
-            centre=reference_centre(style, config.centre) if config.eps else 0.0)
-        return soul_run(key, state, energy, length, optimizer=opt,
-                        step_size=constant(config.gamma), num_inner=config.inner_steps,
-                        average_from=average_from, block_sizes=_block_sizes(spec))
+            centre=reference_centre(style, config.centre) if config.eps else 0.0,
+            extensive=config.extensive)
+        return soul_run(key, state, energy, length, **options)
 
     return jax.jit(run, static_argnums=5)
 
@@ -342,7 +396,7 @@ def transfer_style(content: Any, style: Any, variables: Mapping[str, Any],
     spec = config.spec()
     init_key, run_key = jax.random.split(jax.random.key(config.seed))
     positions = initial_positions(init_key, content, style, config.init, config.chains)
-    state = soul_init(positions, jnp.zeros(feats.feature_dim(spec)), _optimizer(config))
+    state = soul_init(positions, jnp.zeros(feats.feature_dim(spec)), config.theta_optimizer())
     runner, monitor = _make_runner(config, spec), _make_monitor(config, spec)
     state, info, records = run_chunked(
         lambda s, n: runner(variables, content, style, run_key, s, n), state, config.iterations,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
+import json
 
 import jax
 import jax.numpy as jnp
@@ -281,10 +280,19 @@ def test_gaussian_model_needs_no_network(wood32):
     (dict(model="rbf"), "model"), (dict(iterations=0), "iterations"),
     (dict(border=0), "border"), (dict(jitter=-1.0), "jitter"), (dict(gamma=0.0), "gamma"),
     (dict(preset="nope"), "preset"), (dict(average_last=5, iterations=2), "average-last"),
+    (dict(optimism=float("inf")), "optimism"), (dict(delta=-0.1), "delta"),
 ])
 def test_config_validation(change, message):
     with pytest.raises(ValueError, match=message):
         ip.InpaintConfig(**change).validate()
+
+
+def test_cnn_defaults_are_those_of_synthesis():
+    from maxent_jax.synthesis import SynthesisConfig
+
+    ref, config = SynthesisConfig(), ip.InpaintConfig()
+    for name in ("gamma", "delta", "optimism", "optimizer", "extensive", "beta", "eps"):
+        assert getattr(config, name) == getattr(ref, name), name
 
 
 # ------------------------------------------------------------------------------------------
@@ -292,20 +300,10 @@ def test_config_validation(change, message):
 # ------------------------------------------------------------------------------------------
 
 def cli(argv):
-    """``maxent-jax inpaint ...`` (through the dispatcher once it lists the sub-command)."""
-    from maxent_jax import cli as top
-    from maxent_jax.cli import inpaint as sub
+    """``maxent-jax ...``: the console script's entry point (errors give exit status 2)."""
+    from maxent_jax.cli import main
 
-    if "inpaint" in getattr(top, "_SUBCOMMANDS", ()):
-        return top.main(argv)
-    parser = argparse.ArgumentParser(prog="maxent-jax")
-    sub.add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError, RuntimeError, OSError) as err:
-        print(f"maxent-jax inpaint: error: {err}", file=sys.stderr)
-        return 2
+    return main(argv)
 
 
 def _write_inputs(tmp_path, shape=(24, 20, 3)):
@@ -337,10 +335,12 @@ def test_cli_cnn_writes_trace(tmp_path):
     out = tmp_path / "out"
     assert cli(["inpaint", str(tmp_path / "image.png"), str(tmp_path / "mask.png"),
                 "--out-dir", str(out), "--model", "cnn", "--layers", "relu1_1,relu2_1",
-                "--iterations", "3", "--no-progress"]) == 0
+                "--iterations", "3", "--optimism", "0", "--delta", "0.01", "--no-progress"]) == 0
     names = {p.name for p in out.iterdir()}
     assert {"inpainted_000.png", "gaussian_000.png", "trace.npz", "trace.png",
             "config.json"} <= names
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert (config["optimism"], config["delta"], config["model"]) == (0, 0.01, "cnn")
 
 
 def test_cli_bad_masks(tmp_path, capsys):

@@ -10,7 +10,6 @@ See :mod:`maxent_jax.inpaint`.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -18,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from maxent_jax.cli._common import add_network_arguments, add_weights_argument, layers_arg
+from maxent_jax.cli._common import add_network_arguments
+from maxent_jax.cli.style import add_soul_arguments, save_images, soul_settings, write_record
 from maxent_jax.io import load_image, save_image
 
 __all__ = ["add_parser", "run", "config_from_args", "load_inputs"]
@@ -58,17 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_network_arguments(p)
     p.add_argument("--colour-stats", action="store_true",
                    help="also constrain the RGB mean and covariance (cnn)")
-    p.add_argument("--inner-steps", type=int, default=d.inner_steps)
-    p.add_argument("--gamma", type=float, default=d.gamma, help="Langevin step (pixel units)")
-    p.add_argument("--delta", type=float, default=d.delta, help="theta step")
-    p.add_argument("--beta", type=float, default=d.beta)
-    p.add_argument("--eps", type=float, default=d.eps, help="reference measure weight")
-    p.add_argument("--optimizer", choices=("sgd", "adam"), default=d.optimizer)
-    p.add_argument("--average-last", type=int, default=0, metavar="N",
-                   help="also write the average of the last N outer steps (cnn)")
-    p.add_argument("--seed", type=int, default=d.seed)
-    add_weights_argument(p)
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_soul_arguments(p, d)
     p.set_defaults(func=run)
 
 
@@ -78,14 +68,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
     if args.border < 0:
         raise ValueError(f"--border must be >= 0 (0: all known pixels), got {args.border}")
-    return InpaintConfig(
-        model=args.model, preset=args.preset, layers=layers_arg(args.layers),
-        activation=args.activation, pooling=args.pooling, padding=args.padding,
-        colour=args.colour_stats, iterations=args.iterations, chains=args.chains,
-        inner_steps=args.inner_steps, gamma=args.gamma, delta=args.delta, beta=args.beta,
-        eps=args.eps, optimizer=args.optimizer, border=args.border or None,
-        jitter=args.jitter, average_last=args.average_last, seed=args.seed,
-    ).validate()
+    return InpaintConfig(model=args.model, border=args.border or None, jitter=args.jitter,
+                         **soul_settings(args)).validate()
 
 
 def _shrink(image: np.ndarray, mask: np.ndarray, max_side: int) -> tuple[np.ndarray, np.ndarray]:
@@ -142,22 +126,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _write(out_dir: Path, image: np.ndarray, mask: np.ndarray, result: Any, config: Any,
            extra: dict[str, Any]) -> list[Path]:
-    paths = [save_image(out_dir / f"inpainted_{i:03d}.png", x)
-             for i, x in enumerate(result.images)]
+    paths = save_images(out_dir, "inpainted", result.images)
     paths.append(save_image(out_dir / "masked.png", np.where(mask[..., None], 0.0, image)))
     paths.append(save_image(out_dir / "mask.png", mask.astype(np.float32)))
     if config.model == "cnn":
-        paths += [save_image(out_dir / f"gaussian_{i:03d}.png", x)
-                  for i, x in enumerate(result.gaussian)]
-        if result.average is not None:
-            paths += [save_image(out_dir / f"average_{i:03d}.png", a)
-                      for i, a in enumerate(result.average)]
         from maxent_jax.cli.synthesize import plot_trace
 
+        paths += save_images(out_dir, "gaussian", result.gaussian)
+        paths += save_images(out_dir, "average", result.average)
         np.savez_compressed(out_dir / "trace.npz", **result.trace)
         paths += [out_dir / "trace.npz", plot_trace(result.trace, out_dir / "trace.png")]
-    from maxent_jax import __version__
-
-    record = {"config": config.to_json(), "version": __version__, **extra}
-    (out_dir / "config.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    return paths + [out_dir / "config.json"]
+    return paths + [write_record(out_dir, config, extra)]

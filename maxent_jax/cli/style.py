@@ -19,7 +19,8 @@ from maxent_jax.cli._common import (add_network_arguments, add_weights_argument,
                                     load_exemplar_arg, load_variables)
 from maxent_jax.io import save_image
 
-__all__ = ["add_parser", "run", "config_from_args", "resize_to", "plot_style_trace"]
+__all__ = ["add_parser", "run", "config_from_args", "add_soul_arguments", "soul_settings",
+           "save_images", "write_record", "resize_to", "plot_style_trace"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,8 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d = StyleConfig()
     p = sub.add_parser(
         "style", help="style transfer: sample the style model of STYLE near CONTENT (SOUL)",
-        description="Learn theta by SOUL and sample Pi_theta ∝ exp(-beta <theta, F_s(x) - "
-                    "F_s(style)> - w c(x)), c the content distance on --content-layers, "
+        description="Learn theta by SOUL and sample Pi_theta ∝ exp(-H W (beta <theta, F_s(x) - "
+                    "F_s(style)> + w c(x))), c the content distance on --content-layers, "
                     "chains starting at the content image (De Bortoli et al., SIMODS 2021).")
     p.add_argument("content", type=Path, metavar="CONTENT")
     p.add_argument("style", type=Path, metavar="STYLE")
@@ -44,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--iterations", type=int, default=d.iterations, help="outer SOUL steps")
     p.add_argument("--content-weight", type=float, default=d.content_weight,
                    help=f"weight w of the content term (0: style model only; default "
-                        f"{d.content_weight:g}; above that lower --gamma)")
+                        f"{d.content_weight:g}; above about 3e-5 / gamma lower --gamma)")
     p.add_argument("--content-layers", default=",".join(d.content_layers),
                    help="comma-separated layers of the content term (default: relu2_1; at 256 px "
                         "and above try relu3_1 or relu4_2)")
@@ -54,9 +55,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init", choices=("content", "adsn", "noise"), default=d.init,
                    help="starting images (default: the content image)")
     p.add_argument("--chains", type=int, default=d.chains)
+    add_soul_arguments(p, d)
+    p.set_defaults(func=run)
+
+
+def add_soul_arguments(p: argparse.ArgumentParser, d: Any) -> None:
+    """The sampler options shared by ``style`` and ``inpaint`` (defaults from the config ``d``),
+    then --weights and --no-progress."""
     p.add_argument("--inner-steps", type=int, default=d.inner_steps)
-    p.add_argument("--gamma", type=float, default=d.gamma, help="Langevin step (pixel units)")
-    p.add_argument("--delta", type=float, default=d.delta, help="theta step")
+    p.add_argument("--gamma", type=float, default=d.gamma,
+                   help=f"Langevin step (pixel units; default {d.gamma:g})")
+    p.add_argument("--delta", type=float, default=d.delta,
+                   help=f"theta step (default {d.delta:g})")
+    p.add_argument("--optimism", type=float, default=d.optimism,
+                   help="b of the optimistic theta step delta((1+b) g_n - b g_(n-1)); 0: plain "
+                        f"SOUL step (default {d.optimism:g})")
     p.add_argument("--beta", type=float, default=d.beta)
     p.add_argument("--eps", type=float, default=d.eps, help="reference measure weight")
     p.add_argument("--optimizer", choices=("sgd", "adam"), default=d.optimizer)
@@ -65,7 +78,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=d.seed)
     add_weights_argument(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+
+
+def soul_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """:class:`maxent_jax.style.SOULSettings` fields from :func:`add_soul_arguments` and the
+    network options."""
+    return dict(
+        preset=args.preset, layers=layers_arg(args.layers), activation=args.activation,
+        pooling=args.pooling, padding=args.padding, colour=args.colour_stats,
+        iterations=args.iterations, chains=args.chains, inner_steps=args.inner_steps,
+        gamma=args.gamma, delta=args.delta, optimism=args.optimism, beta=args.beta,
+        eps=args.eps, optimizer=args.optimizer, average_last=args.average_last, seed=args.seed)
 
 
 def config_from_args(args: argparse.Namespace, content_shape: tuple[int, ...]) -> Any:
@@ -73,13 +96,8 @@ def config_from_args(args: argparse.Namespace, content_shape: tuple[int, ...]) -
     from maxent_jax.style import StyleConfig
 
     return StyleConfig(
-        preset=args.preset, layers=layers_arg(args.layers), activation=args.activation,
-        pooling=args.pooling, padding=args.padding, colour=args.colour_stats,
         content_layers=layers_arg(args.content_layers) or (), size=tuple(content_shape[:2]),
-        content_weight=args.content_weight, iterations=args.iterations, chains=args.chains,
-        inner_steps=args.inner_steps, gamma=args.gamma, delta=args.delta, beta=args.beta,
-        eps=args.eps, optimizer=args.optimizer, init=args.init,
-        average_last=args.average_last, seed=args.seed,
+        content_weight=args.content_weight, init=args.init, **soul_settings(args),
     ).validate()
 
 
@@ -131,17 +149,28 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write(out_dir: Path, result: Any, config: Any, extra: dict[str, Any]) -> list[Path]:
-    paths = [save_image(out_dir / f"result_{i:03d}.png", x) for i, x in enumerate(result.images)]
-    if result.average is not None:
-        paths += [save_image(out_dir / f"average_{i:03d}.png", a)
-                  for i, a in enumerate(result.average)]
+    paths = save_images(out_dir, "result", result.images)
+    paths += save_images(out_dir, "average", result.average)
     np.savez_compressed(out_dir / "trace.npz", **result.trace)
     paths += [out_dir / "trace.npz", plot_style_trace(result.trace, out_dir / "trace.png")]
+    return paths + [write_record(out_dir, config, extra)]
+
+
+def save_images(out_dir: Path, prefix: str, images: Optional[np.ndarray]) -> list[Path]:
+    """``prefix_000.png``, ``prefix_001.png`` ... of a stack of images (none for None)."""
+    if images is None:
+        return []
+    return [save_image(out_dir / f"{prefix}_{i:03d}.png", x) for i, x in enumerate(images)]
+
+
+def write_record(out_dir: Path, config: Any, extra: dict[str, Any]) -> Path:
+    """``config.json``: the run's config, the package version and ``extra``."""
     from maxent_jax import __version__
 
     record = {"config": config.to_json(), "version": __version__, **extra}
-    (out_dir / "config.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    return paths + [out_dir / "config.json"]
+    path = out_dir / "config.json"
+    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return path
 
 
 def plot_style_trace(trace: dict[str, np.ndarray], path: Path,
