@@ -33,8 +33,8 @@ from maxent_jax.energy import macrocanonical_energy, reference_centre
 from maxent_jax.gaussian import adsn
 from maxent_jax.parallel import chain_mesh, check_chains, replicate, shard_state
 from maxent_jax.schedules import constant, inverse_power, stages
-from maxent_jax.soul import (SOULInfo, SOULState, make_projection, soul_init, soul_run,
-                             theta_optimizer)
+from maxent_jax.soul import (SOULInfo, SOULState, block_norms, make_projection, soul_init,
+                             soul_run, theta_optimizer)
 
 __all__ = [
     "SynthesisConfig",
@@ -178,18 +178,18 @@ def _average_from(config: SynthesisConfig) -> int:
 
 @functools.lru_cache(maxsize=8)
 def _make_runner(config: SynthesisConfig, spec: feats.FeatureSpec) -> Callable:
-    """jitted ``(variables, exemplar, key, state, length, m) -> (state, info)``.
+    """jitted ``(variables, exemplar, target, key, state, length, m) -> (state, info)``.
 
-    Cached, so repeated runs with the same settings reuse the compiled program.
+    ``target`` = F(x0), computed once per run. Cached, so repeated runs with the same settings
+    reuse the compiled program.
     """
-    sizes = tuple(feats.layer_slices(spec)[k].stop - feats.layer_slices(spec)[k].start
-                  for k in feats.layer_slices(spec))
+    sizes = _block_sizes(spec)
     opt, projection = _optimizer(config), make_projection(config.projection)
 
-    def run(variables, exemplar, key, state, length, num_inner):
+    def run(variables, exemplar, target, key, state, length, num_inner):
         feature_fn = feats.make_feature_fn(spec, variables)
         centre = reference_centre(exemplar, config.centre)
-        energy = macrocanonical_energy(feature_fn, feature_fn(exemplar), beta=config.beta,
+        energy = macrocanonical_energy(feature_fn, target, beta=config.beta,
                                        eps=config.eps, centre=centre,
                                        extensive=config.extensive)
         return soul_run(key, state, energy, length, optimizer=opt,
@@ -197,7 +197,11 @@ def _make_runner(config: SynthesisConfig, spec: feats.FeatureSpec) -> Callable:
                         projection=projection, average_from=_average_from(config),
                         block_sizes=sizes)
 
-    return jax.jit(run, static_argnums=(4, 5))
+    return jax.jit(run, static_argnums=(5, 6))
+
+
+def _block_sizes(spec: feats.FeatureSpec) -> tuple[int, ...]:
+    return tuple(sl.stop - sl.start for sl in feats.layer_slices(spec).values())
 
 
 def _chunks(config: SynthesisConfig) -> list[tuple[int, int, int]]:
@@ -252,12 +256,13 @@ def synthesize(exemplar: Array, variables: Mapping[str, Any], config: SynthesisC
         state, trace = load_checkpoint(ckpt, state, config)
     state = shard_state(state, mesh)
     runner = _make_runner(config, spec)
-    target_norms = _target_norms(spec, variables, exemplar)
+    target = jax.jit(feats.features, static_argnums=0)(spec, variables, exemplar)
+    target_norms = np.asarray(block_norms(target, _block_sizes(spec)))
     bar = _progress(config.iterations, int(state.step), progress)
     for start, length, m in _chunks(config):
         if start < int(state.step):
             continue
-        new_state, info = runner(variables, exemplar, run_key, state, length, m)
+        new_state, info = runner(variables, exemplar, target, run_key, state, length, m)
         info = jax.tree_util.tree_map(to_host, info)
         bad = _first_bad(info)
         if bad is not None or not bool(jnp.all(jnp.isfinite(new_state.positions))):
@@ -270,13 +275,6 @@ def synthesize(exemplar: Array, variables: Mapping[str, Any], config: SynthesisC
     if bar is not None:
         bar.close()
     return _result(state, trace, config, target_norms, spec)
-
-
-def _target_norms(spec, variables, exemplar) -> np.ndarray:
-    f0 = feats.features(spec, variables, exemplar)
-    from maxent_jax.soul import block_norms
-    sizes = [sl.stop - sl.start for sl in feats.layer_slices(spec).values()]
-    return np.asarray(block_norms(f0, sizes))
 
 
 def _progress(total: int, done: int, enabled: bool):
