@@ -26,6 +26,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from maxent_jax.energy import EnergyFn
@@ -40,6 +41,7 @@ __all__ = [
     "soul_run",
     "make_projection",
     "theta_optimizer",
+    "soul_checks",
     "block_norms",
 ]
 
@@ -159,6 +161,29 @@ def theta_optimizer(delta: float, *, kind: str = "sgd", optimism: float = 0.0,
     if optimism:
         return optax.optimistic_gradient_descent(rate, alpha=1.0, beta=optimism)
     return optax.sgd(rate)
+
+
+def soul_checks(config: Any) -> list[tuple[bool, str]]:
+    """``(ok, message)`` of the settings every constant-step SOUL run shares.
+
+    ``config`` needs iterations, chains, inner_steps, gamma, delta, beta, eps, optimizer,
+    optimism and centre (shared by synthesis, style transfer and inpainting).
+    """
+    def finite(value: float, low: float, strict: bool = False) -> bool:
+        return bool(np.isfinite(value)) and (value > low if strict else value >= low)
+
+    return [
+        (config.iterations >= 1, "iterations must be >= 1"),
+        (config.chains >= 1, "chains must be >= 1"),
+        (config.inner_steps >= 1, "inner-steps must be >= 1"),
+        (finite(config.gamma, 0, strict=True), "gamma must be a finite number > 0"),
+        (finite(config.delta, 0), "delta must be a finite number >= 0"),
+        (finite(config.beta, 0, strict=True), "beta must be a finite number > 0"),
+        (finite(config.eps, 0), "eps must be a finite number >= 0"),
+        (finite(config.optimism, 0), "optimism must be a finite number >= 0"),
+        (config.optimizer in ("sgd", "adam"), "optimizer must be 'sgd' or 'adam'"),
+        (config.centre in ("zero", "mean"), "centre must be 'zero' or 'mean'"),
+    ]
 
 
 def make_projection(spec: str | None) -> Projection | None:

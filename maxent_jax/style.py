@@ -52,7 +52,8 @@ from maxent_jax import features as feats
 from maxent_jax.energy import EnergyFn, reference_centre
 from maxent_jax.gaussian import adsn, validate_image
 from maxent_jax.schedules import constant
-from maxent_jax.soul import SOULInfo, SOULState, block_norms, soul_init, soul_run, theta_optimizer
+from maxent_jax.soul import (SOULInfo, SOULState, block_norms, soul_checks, soul_init, soul_run,
+                             theta_optimizer)
 from maxent_jax.vgg import LAYER_NAMES, VGG19
 
 __all__ = [
@@ -70,29 +71,6 @@ __all__ = [
 
 Array = jax.Array
 Runner = Callable[[SOULState, int], tuple[SOULState, SOULInfo]]
-
-
-def soul_checks(config: Any) -> list[tuple[bool, str]]:
-    """``(ok, message)`` of the settings every constant-step SOUL run shares.
-
-    ``config`` needs iterations, chains, inner_steps, gamma, delta, beta, eps, optimizer,
-    optimism and centre (the checks of :meth:`maxent_jax.synthesis.SynthesisConfig.validate`).
-    """
-    def finite(value: float, low: float, strict: bool = False) -> bool:
-        return bool(np.isfinite(value)) and (value > low if strict else value >= low)
-
-    return [
-        (config.iterations >= 1, "iterations must be >= 1"),
-        (config.chains >= 1, "chains must be >= 1"),
-        (config.inner_steps >= 1, "inner-steps must be >= 1"),
-        (finite(config.gamma, 0, strict=True), "gamma must be a finite number > 0"),
-        (finite(config.delta, 0), "delta must be a finite number >= 0"),
-        (finite(config.beta, 0, strict=True), "beta must be a finite number > 0"),
-        (finite(config.eps, 0), "eps must be a finite number >= 0"),
-        (finite(config.optimism, 0), "optimism must be a finite number >= 0"),
-        (config.optimizer in ("sgd", "adam"), "optimizer must be 'sgd' or 'adam'"),
-        (config.centre in ("zero", "mean"), "centre must be 'zero' or 'mean'"),
-    ]
 
 
 @dataclasses.dataclass(frozen=True)

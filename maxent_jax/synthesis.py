@@ -33,8 +33,8 @@ from maxent_jax.energy import macrocanonical_energy, reference_centre
 from maxent_jax.gaussian import adsn
 from maxent_jax.parallel import chain_mesh, check_chains, replicate, shard_state
 from maxent_jax.schedules import constant, inverse_power, stages
-from maxent_jax.soul import (SOULInfo, SOULState, block_norms, make_projection, soul_init,
-                             soul_run, theta_optimizer)
+from maxent_jax.soul import (SOULInfo, SOULState, block_norms, make_projection, soul_checks,
+                             soul_init, soul_run, theta_optimizer)
 
 __all__ = [
     "SynthesisConfig",
@@ -95,18 +95,8 @@ class SynthesisConfig:
 
     def validate(self) -> "SynthesisConfig":
         """Raise ``ValueError`` naming the first impossible setting."""
-        checks = [
-            (self.iterations >= 1, "iterations must be >= 1"),
-            (self.chains >= 1, "chains must be >= 1"),
-            (self.inner_steps >= 1, "inner-steps must be >= 1"),
-            (np.isfinite(self.gamma) and self.gamma > 0, "gamma must be a finite number > 0"),
-            (np.isfinite(self.delta) and self.delta >= 0, "delta must be a finite number >= 0"),
-            (np.isfinite(self.beta) and self.beta > 0, "beta must be a finite number > 0"),
-            (np.isfinite(self.eps) and self.eps >= 0, "eps must be a finite number >= 0"),
+        checks = soul_checks(self) + [
             (self.init in ("adsn", "noise"), "init must be 'adsn' or 'noise'"),
-            (self.optimizer in ("sgd", "adam"), "optimizer must be 'sgd' or 'adam'"),
-            (np.isfinite(self.optimism) and self.optimism >= 0,
-             "optimism must be a finite number >= 0"),
             (self.checkpoint_every >= 1, "checkpoint-every must be >= 1"),
             (self.size is None or min(self.size) >= 16, "size must be at least 16x16"),
         ]
