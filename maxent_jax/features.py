@@ -61,8 +61,8 @@ _RELUS = tuple(name for name in LAYER_NAMES if name.startswith("relu"))
 class FeatureSpec(NamedTuple):
     """Which layers, and how the network is run. ``colour`` appends RGB mean + covariance.
 
-    ``remat`` and ``precision`` change memory and arithmetic, not the features' definition
-    (see ``maxent_jax.vgg.VGG19``).
+    ``remat``, ``precision`` and ``conv`` change memory and arithmetic, not the features'
+    definition (see ``maxent_jax.vgg.VGG19``).
     """
 
     layers: tuple[str, ...]
@@ -72,6 +72,7 @@ class FeatureSpec(NamedTuple):
     colour: bool = False
     remat: bool = False
     precision: str = "float32"
+    conv: str = "auto"
 
 
 PRESETS: dict[str, FeatureSpec] = {
@@ -101,7 +102,7 @@ def get_spec(preset: str | None = "paper", *, layers: Sequence[str] | None = Non
     overrides = {k: v for k, v in options.items() if v is not None}
     spec = spec._replace(**overrides)
     from maxent_jax.vgg import check_options
-    check_options(spec.activation, spec.pooling, spec.padding, spec.precision)
+    check_options(spec.activation, spec.pooling, spec.padding, spec.precision, spec.conv)
     return spec
 
 
@@ -134,7 +135,8 @@ def vgg_for(spec: FeatureSpec, *, forward_mode: bool = False) -> VGG19:
     ``forward_mode=True`` uses plain convolutions, so that ``jax.jvp`` works through it.
     """
     return VGG19(spec.layers, spec.activation, spec.pooling, spec.padding,
-                 adjoint_kernels=not forward_mode, remat=spec.remat, precision=spec.precision)
+                 adjoint_kernels=not forward_mode, remat=spec.remat, precision=spec.precision,
+                 conv="direct" if forward_mode else spec.conv)
 
 
 def channel_means(spec: FeatureSpec, variables: Mapping[str, Any], x: Array, *,

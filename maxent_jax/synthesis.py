@@ -35,6 +35,7 @@ from maxent_jax.parallel import chain_mesh, check_chains, replicate, shard_state
 from maxent_jax.schedules import constant, inverse_power, stages
 from maxent_jax.soul import (SOULInfo, SOULState, block_norms, make_projection, soul_checks,
                              soul_init, soul_run, theta_optimizer)
+from maxent_jax.vgg import with_winograd_kernels
 
 __all__ = [
     "SynthesisConfig",
@@ -74,6 +75,7 @@ class SynthesisConfig:
     colour: bool = False
     remat: bool = False
     precision: str = "float32"
+    conv: str = "auto"
     size: Optional[tuple[int, int]] = None
     iterations: int = 500
     chains: int = 1
@@ -112,7 +114,7 @@ class SynthesisConfig:
         return feats.get_spec(self.preset, layers=self.layers, activation=self.activation,
                               pooling=self.pooling, padding=self.padding,
                               colour=self.colour or None, remat=self.remat or None,
-                              precision=self.precision)
+                              precision=self.precision, conv=self.conv)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -232,8 +234,10 @@ def synthesize(exemplar: Array, variables: Mapping[str, Any], config: SynthesisC
     spec = config.spec()
     mesh = chain_mesh(devices if devices is not None else default_devices(config.chains))
     check_chains(config.chains, mesh)
-    exemplar = replicate(jnp.asarray(exemplar, jnp.float32), mesh)
-    variables = replicate(variables, mesh)
+    exemplar = jnp.asarray(exemplar, jnp.float32)
+    size = tuple(config.size) if config.size else exemplar.shape[:2]
+    variables = replicate(with_winograd_kernels(variables, size, spec.conv), mesh)
+    exemplar = replicate(exemplar, mesh)
     key = jax.random.key(config.seed)
     init_key, run_key = jax.random.split(key)
     state = soul_init(initial_positions(init_key, exemplar, config),

@@ -15,6 +15,12 @@ Convolutions use a custom VJP whose input gradient is a convolution with the fli
 in/out-swapped kernel ``kernel_t``. ``with_transposed_kernels`` precomputes those once, so a
 Langevin loop (``lax.scan``) does not redo them, and XLA:CPU gets a kernel layout on its fast
 path (DESIGN.md §5); gradients are those of autodiff (tested).
+
+On the CPU, ``with_winograd_kernels(variables, (H, W))`` adds the transformed kernels of
+Winograd's F(m x m, 3 x 3) (:mod:`maxent_jax.winograd`) for an input size; with ``conv="auto"``
+(default) the layers that have them then use Winograd convolutions, whose backward pass is
+again a Winograd convolution with the adjoint kernel. The tile sizes follow
+:func:`winograd_tile`, measured on a 2-core AVX-512 machine (``scripts/benchmarks``).
 """
 
 from __future__ import annotations
@@ -27,18 +33,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from maxent_jax.winograd import winograd_conv3x3_adjoint, winograd_kernel
+
 __all__ = [
     "CONV_CHANNELS",
     "check_options",
     "LAYER_NAMES",
     "PRECISIONS",
     "VGG19",
+    "CONV_ALGORITHMS",
     "conv3x3",
+    "conv_tiles",
     "random_variables",
     "transpose_kernel",
     "layer_channels",
     "vgg_variables",
     "with_transposed_kernels",
+    "with_winograd_kernels",
+    "winograd_tile",
 ]
 
 Array = jax.Array
@@ -78,6 +90,31 @@ PRECISIONS = ("float32", "tf32", "bfloat16")
 """Convolution arithmetic: full float32 (``lax.Precision.HIGHEST``), the backend's default
 (TF32 tensor cores on NVIDIA Ampere and later; float32 on CPU), or bfloat16 inputs with float32
 accumulation."""
+
+
+CONV_ALGORITHMS = ("auto", "direct", "winograd")
+"""How 3x3 convolutions are computed: ``direct`` (``lax.conv``); ``winograd`` (Winograd
+F(m x m, 3 x 3), :mod:`maxent_jax.winograd`, tile size from :func:`winograd_tile`; transformed
+kernels taken from the ``winograd`` collection or computed at every call); ``auto``: Winograd
+for the layers whose transformed kernels :func:`with_winograd_kernels` stored (it stores
+them on the CPU backend only: GPU/TPU libraries pick their own algorithms), direct for the
+others. Winograd changes the rounding (about 1e-6 relative for m = 2, 1e-5 for m = 4), not
+the function; a ``precision`` other than float32, and forward-mode networks, stay direct."""
+
+
+def winograd_tile(spatial: Sequence[int], in_channels: int) -> int:
+    """Output tile m of the Winograd convolution for an input of ``spatial`` = (H, W) pixels.
+
+    0 means a direct convolution. The rule was measured on 2 AVX-512 cores (XLA:CPU, jax
+    0.10.2; ``scripts/benchmarks/vgg_grad.py``): the RGB input layer and large 64-channel maps
+    (more than 64 x 64 pixels) stay direct; maps under 16 pixels a side take m = 2, whose
+    transformed kernels (16/9 of the weights, against 36/9 for m = 4) are cheaper to stream
+    when there are few tiles; everything else takes m = 4 (4x fewer multiplications).
+    """
+    side = min(spatial)
+    if in_channels <= 3 or (in_channels <= 64 and side > 64):
+        return 0
+    return 2 if side < 16 else 4
 
 
 def _conv(x: Array, kernel: Array, pad: int, precision: str = "float32") -> Array:
@@ -127,7 +164,9 @@ class Conv3x3(nn.Module):
     """3x3 convolution with bias; ``padding`` is ``zero`` or ``reflect`` (1 pixel).
 
     ``activation`` (``relu``/``celu``), when given, is applied inside the module: the unit
-    that ``VGG19(remat=True)`` rematerialises.
+    that ``VGG19(remat=True)`` rematerialises. ``tile`` > 0: Winograd F(tile, 3), with the
+    transformed kernels of the ``winograd`` collection when present (their cotangents then
+    go there, not to ``kernel``: differentiate weights without that collection).
     """
 
     features: int
@@ -135,6 +174,7 @@ class Conv3x3(nn.Module):
     adjoint_kernels: bool = True
     precision: str = "float32"
     activation: Optional[str] = None
+    tile: int = 0
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
@@ -147,11 +187,21 @@ class Conv3x3(nn.Module):
         pad = 1
         if self.padding == "reflect":
             x, pad = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect"), 0
-        if self.adjoint_kernels:
+        if self.tile:
+            u, u_t = (self._stored_or(f"{p}{self.tile}", k, self.tile)
+                      for p, k in (("u", kernel), ("ut", kernel_t)))
+            y = winograd_conv3x3_adjoint(x, u, u_t, pad, self.tile) + bias
+        elif self.adjoint_kernels:
             y = conv3x3(x, kernel, kernel_t, pad, self.precision) + bias
         else:  # plain lax.conv: supports forward-mode autodiff (jvp)
             y = _conv(x, kernel, pad, self.precision) + bias
         return y if self.activation is None else _activation(self.activation, y)
+
+    def _stored_or(self, key: str, kernel: Array, m: int) -> Array:
+        """Transformed kernel from the ``winograd`` collection, else computed from ``kernel``."""
+        if self.has_variable("winograd", key):
+            return self.get_variable("winograd", key)
+        return winograd_kernel(kernel, m)
 
 
 def _activation(name: str, x: Array) -> Array:
@@ -171,11 +221,12 @@ class Preprocess(nn.Module):
 
 
 def check_options(activation: str, pooling: str, padding: str,
-                   precision: str = "float32") -> None:
+                  precision: str = "float32", conv: str = "auto") -> None:
     for name, value, allowed in (("activation", activation, ("relu", "celu")),
                                  ("pooling", pooling, ("avg", "max")),
                                  ("padding", padding, ("zero", "reflect")),
-                                 ("precision", precision, PRECISIONS)):
+                                 ("precision", precision, PRECISIONS),
+                                 ("conv", conv, CONV_ALGORITHMS)):
         if value not in allowed:
             raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
@@ -189,6 +240,8 @@ class VGG19(nn.Module):
     ``remat=True`` rematerialises each convolution + activation in the backward pass
     (``flax.linen.remat``, i.e. ``jax.checkpoint``): only each unit's input is kept, about
     half the activation memory, for one more forward pass. ``precision``: see ``PRECISIONS``.
+    ``conv``: see ``CONV_ALGORITHMS``; ``auto`` takes Winograd exactly for the layers whose
+    transformed kernels ``with_winograd_kernels`` stored in the variables.
     """
 
     outputs: tuple[str, ...] = ("relu5_2",)
@@ -198,14 +251,22 @@ class VGG19(nn.Module):
     adjoint_kernels: bool = True
     remat: bool = False
     precision: str = "float32"
+    conv: str = "auto"
 
     def _act(self, x: Array) -> Array:
         return _activation(self.activation, x)
 
-    def _conv_unit(self, name: str, fused: bool) -> nn.Module:
+    def _conv_unit(self, name: str, fused: bool, h: Array) -> nn.Module:
         cls = nn.remat(Conv3x3) if fused else Conv3x3
         return cls(CONV_CHANNELS[name], self.padding, self.adjoint_kernels, self.precision,
-                   self.activation if fused else None, name=name)
+                   self.activation if fused else None, tile=self._tile(name, h), name=name)
+
+    def _tile(self, name: str, h: Array) -> int:
+        if self.conv == "direct" or self.precision != "float32" or not self.adjoint_kernels:
+            return 0
+        tile = winograd_tile(h.shape[-3:-1], h.shape[-1])
+        stored = self.variables.get("winograd", {}).get(name, {})
+        return tile if self.conv == "winograd" or f"u{tile}" in stored else 0
 
     def _pool(self, x: Array) -> Array:
         pool = nn.avg_pool if self.pooling == "avg" else nn.max_pool
@@ -213,7 +274,7 @@ class VGG19(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array) -> dict[str, Array]:
-        check_options(self.activation, self.pooling, self.padding, self.precision)
+        check_options(self.activation, self.pooling, self.padding, self.precision, self.conv)
         wanted = set(self.outputs)
         unknown = wanted.difference(LAYER_NAMES)
         if unknown or not wanted:
@@ -226,7 +287,7 @@ class VGG19(nn.Module):
         for name in LAYER_NAMES[: last + 1]:
             if name.startswith("conv"):
                 fused = self.remat and name not in wanted
-                h = self._conv_unit(name, fused)(h)
+                h = self._conv_unit(name, fused, h)(h)
             elif name.startswith("relu"):
                 h = h if fused else self._act(h)
             else:
@@ -251,6 +312,20 @@ def vgg_variables(weights: Any) -> dict[str, Any]:
     return {"params": params}
 
 
+def conv_tiles(image_hw: Sequence[int], conv: str = "auto") -> dict[str, int]:
+    """Winograd tile m (0: direct) that ``VGG19(conv=conv)`` uses for each convolution on an
+    ``image_hw`` = (H, W) input (2x2 pools with floor in between), after :func:`winograd_tile`."""
+    if conv == "direct" or (conv == "auto" and jax.default_backend() != "cpu"):
+        return dict.fromkeys(CONV_CHANNELS, 0)
+    h, w = image_hw
+    tiles, channels = {}, 3
+    for name, out in CONV_CHANNELS.items():
+        block = int(name[4]) - 1
+        tiles[name] = winograd_tile((h >> block, w >> block), channels)
+        channels = out
+    return tiles
+
+
 def with_transposed_kernels(variables: Mapping[str, Any]) -> dict[str, Any]:
     """Add the ``transposed`` collection (adjoint kernels) to ``variables``.
 
@@ -260,6 +335,26 @@ def with_transposed_kernels(variables: Mapping[str, Any]) -> dict[str, Any]:
     transposed = {name: {"kernel_t": transpose_kernel(layer["kernel"])}
                   for name, layer in params.items() if "kernel" in layer}
     return {**variables, "transposed": transposed}
+
+
+def with_winograd_kernels(variables: Mapping[str, Any], image_hw: Sequence[int],
+                          conv: str = "auto") -> dict[str, Any]:
+    """Add the ``winograd`` collection for inputs of ``image_hw`` = (H, W) pixels.
+
+    For every convolution that :func:`conv_tiles` runs with Winograd F(m, 3) at that size:
+    ``U = G g G^T`` of its kernel and of its adjoint kernel
+    (:func:`maxent_jax.winograd.winograd_kernel`), computed once here, outside any loop.
+    With ``VGG19(conv="auto")`` a layer uses Winograd only when these are present, so
+    this call is what switches it on; on a non-CPU backend it adds nothing.
+    """
+    params = variables["params"]
+    tiles = {name: m for name, m in conv_tiles(image_hw, conv).items() if m and name in params}
+    winograd = {}
+    for name, m in tiles.items():
+        kernel = params[name]["kernel"]
+        winograd[name] = {f"u{m}": winograd_kernel(kernel, m),
+                          f"ut{m}": winograd_kernel(transpose_kernel(kernel), m)}
+    return {**variables, "winograd": winograd} if winograd else dict(variables)
 
 
 def random_variables(key: Array, *, layers: Sequence[str] = ("relu5_4",)) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from maxent_jax.vgg import (LAYER_NAMES, VGG19, layer_channels, random_variables,
-                            vgg_variables, with_transposed_kernels)
+                            vgg_variables, with_transposed_kernels, with_winograd_kernels)
 from maxent_jax.weights import load_weights
 
 NORMALISED_CONVS = [2, 5, 9, 12, 16, 19, 22, 25, 29, 32, 35, 38, 42, 45, 48, 51]
@@ -54,18 +54,21 @@ def torch_state(weights_path):
     return torch.load(weights_path, weights_only=True)
 
 
+@pytest.mark.parametrize("conv", ["direct", "winograd"])
 @pytest.mark.parametrize("activation,pooling,padding", [
     ("relu", "max", "reflect"), ("celu", "avg", "zero"), ("relu", "avg", "zero"),
     ("celu", "max", "reflect")])
 def test_normalised_weights_match_torch(torch_state, real_variables, wood32, activation,
-                                        pooling, padding):
+                                        pooling, padding, conv):
+    """Direct convolutions, and Winograd F(2,3)/F(4,3) (the tiles of ``conv_tiles``)."""
+    variables = with_winograd_kernels(real_variables, wood32.shape[:2], conv)
     convs = [(torch_state[f"{i}.weight"], torch_state[f"{i}.bias"]) for i in NORMALISED_CONVS]
     net = torch_vgg(convs, activation, pooling, padding)
     x = torch.from_numpy(wood32).permute(2, 0, 1)[None]
     with torch.no_grad():  # the file's own leading 1x1 conv: RGB [0,1] -> BGR [0,255] - mean
         x = torch.nn.functional.conv2d(x, torch_state["0.weight"], torch_state["0.bias"])
     ref = torch_activations(net, x)
-    ours = VGG19(CHECK, activation, pooling, padding).apply(real_variables, jnp.asarray(wood32))
+    ours = VGG19(CHECK, activation, pooling, padding).apply(variables, jnp.asarray(wood32))
     for name in CHECK:
         assert_close(ours[name], ref[name], name)
 

@@ -70,6 +70,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="rematerialise VGG activations in the backward pass (less memory)")
     p.add_argument("--precision", choices=("float32", "tf32", "bfloat16"), default="float32",
                    help="convolution arithmetic")
+    p.add_argument("--conv", choices=("auto", "direct", "winograd"), default="auto",
+                   help="3x3 convolution algorithm: auto = Winograd on the CPU, direct "
+                        "elsewhere (maxent_jax.vgg.CONV_ALGORITHMS)")
     add_weights_argument(p)
     p.add_argument("--checkpoint-every", type=int, default=None, metavar="K",
                    help="write checkpoint.npz every K iterations")
@@ -89,7 +92,8 @@ def config_from_args(args: argparse.Namespace, exemplar_shape: tuple[int, ...]) 
         gamma=args.gamma, delta=args.delta, beta=args.beta, eps=args.eps, centre=args.centre,
         optimizer=args.optimizer, optimism=args.optimism, decay=args.decay,
         projection=args.projection, init=args.init, remat=args.remat, precision=args.precision,
-        average_from=-args.average_last if args.average_last > 0 else 0, seed=args.seed,
+        conv=args.conv, seed=args.seed,
+        average_from=-args.average_last if args.average_last > 0 else 0,
         checkpoint_every=args.checkpoint_every or 50,
     ).validate()
 

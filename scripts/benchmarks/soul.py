@@ -28,7 +28,7 @@ from maxent_jax import features as feats
 from maxent_jax.energy import macrocanonical_energy
 from maxent_jax.schedules import constant
 from maxent_jax.soul import soul_init, soul_run
-from maxent_jax.vgg import vgg_variables, with_transposed_kernels
+from maxent_jax.vgg import vgg_variables, with_transposed_kernels, with_winograd_kernels
 
 from _torch_reference import TorchFeatures  # noqa: E402
 from vgg_grad import load  # noqa: E402
@@ -87,13 +87,16 @@ def main() -> None:
     parser.add_argument("--random-weights", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_flush_denormal(True)  # as XLA does; see vgg_grad.py
     weights = load(args.random_weights)
     spec = feats.get_spec("paper")
     variables = with_transposed_kernels(vgg_variables(weights))
     net = TorchFeatures(weights, spec.layers)
     print(f"SOUL, paper preset, m = 1, one chain; jax {jax.__version__} "
           f"({jax.devices()[0].device_kind}), torch {torch.__version__}, {os.cpu_count()} CPU(s)")
-    print(f"{'size':>5} {'torch s/it':>11} {'jax s/it':>9} {'speed-up':>9} {'jax first call s':>17}")
+    print("jax: Winograd convolutions (library default on the CPU) and direct ones")
+    print(f"{'size':>5} {'torch s/it':>11} {'jax s/it':>9} {'speed-up':>9} {'jax first call s':>17}"
+          f" {'direct s/it':>12} {'speed-up':>9} {'first call s':>13}")
     for size in args.sizes:
         x_np = np.random.default_rng(size).uniform(size=(size, size, 3)).astype(np.float32)
         x_t = torch.from_numpy(x_np).permute(2, 0, 1)[None].contiguous()
@@ -102,12 +105,16 @@ def main() -> None:
             torch.set_num_threads(threads)
             torch_loop(net, x_t, 2)
             t_torch = min(t_torch, torch_loop(net, x_t, args.iterations))
-        first, t_jax = jax_time(spec, variables, jnp.asarray(x_np), 1, args.iterations)
-        print(f"{size:>5} {t_torch:>11.4f} {t_jax:>9.4f} {t_torch / t_jax:>8.2f}x {first:>17.1f}")
+        wino = with_winograd_kernels(variables, (size, size), "winograd")
+        first, t_jax = jax_time(spec, wino, jnp.asarray(x_np), 1, args.iterations)
+        first_d, t_d = jax_time(spec, variables, jnp.asarray(x_np), 1, args.iterations)
+        print(f"{size:>5} {t_torch:>11.4f} {t_jax:>9.4f} {t_torch / t_jax:>8.2f}x {first:>17.1f}"
+              f" {t_d:>12.4f} {t_torch / t_d:>8.2f}x {first_d:>13.1f}")
     print(f"\nchains at {args.chain_size} px: chain-iterations per second")
     x_np = np.random.default_rng(0).uniform(size=(args.chain_size,) * 2 + (3,)).astype(np.float32)
+    wino = with_winograd_kernels(variables, (args.chain_size,) * 2, "winograd")
     for chains in args.chains:
-        first, t_jax = jax_time(spec, variables, jnp.asarray(x_np), chains, args.iterations)
+        first, t_jax = jax_time(spec, wino, jnp.asarray(x_np), chains, args.iterations)
         print(f"{chains:>3} chains: {chains / t_jax:8.2f} chain-it/s "
               f"({t_jax:.4f} s/it, first call {first:.1f} s)")
 
