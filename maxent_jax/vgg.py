@@ -102,19 +102,23 @@ others. Winograd changes the rounding (about 1e-6 relative for m = 2, 1e-5 for m
 the function; a ``precision`` other than float32, and forward-mode networks, stay direct."""
 
 
-def winograd_tile(spatial: Sequence[int], in_channels: int) -> int:
+def winograd_tile(spatial: Sequence[int], in_channels: int, out_channels: int = 0) -> int:
     """Output tile m of the Winograd convolution for an input of ``spatial`` = (H, W) pixels.
 
     0 means a direct convolution. The rule was measured on 2 AVX-512 cores (XLA:CPU, jax
-    0.10.2; ``scripts/benchmarks/vgg_grad.py``): the RGB input layer and large 64-channel maps
-    (more than 64 x 64 pixels) stay direct; maps under 16 pixels a side take m = 2, whose
-    transformed kernels (16/9 of the weights, against 36/9 for m = 4) are cheaper to stream
-    when there are few tiles; everything else takes m = 4 (4x fewer multiplications).
+    0.10.2; per layer and by a greedy per-layer search on the whole gradient of the paper
+    features at 64, 128 and 256 px): the RGB input layer and large 64-channel maps (more than
+    64 x 64 pixels) stay direct; maps under 16 pixels a side, and 256 -> 256 channel maps of
+    17 to 32 pixels, take m = 2, whose transformed kernels (16/9 of the weights, against 36/9
+    for m = 4) are cheaper to stream when there are few tiles; everything else takes m = 4
+    (4x fewer multiplications than direct).
     """
     side = min(spatial)
     if in_channels <= 3 or (in_channels <= 64 and side > 64):
         return 0
-    return 2 if side < 16 else 4
+    if side < 16 or (16 < side <= 32 and in_channels == out_channels == 256):
+        return 2
+    return 4
 
 
 def _conv(x: Array, kernel: Array, pad: int, precision: str = "float32") -> Array:
@@ -264,7 +268,7 @@ class VGG19(nn.Module):
     def _tile(self, name: str, h: Array) -> int:
         if self.conv == "direct" or self.precision != "float32" or not self.adjoint_kernels:
             return 0
-        tile = winograd_tile(h.shape[-3:-1], h.shape[-1])
+        tile = winograd_tile(h.shape[-3:-1], h.shape[-1], CONV_CHANNELS[name])
         stored = self.variables.get("winograd", {}).get(name, {})
         return tile if self.conv == "winograd" or f"u{tile}" in stored else 0
 
@@ -321,7 +325,7 @@ def conv_tiles(image_hw: Sequence[int], conv: str = "auto") -> dict[str, int]:
     tiles, channels = {}, 3
     for name, out in CONV_CHANNELS.items():
         block = int(name[4]) - 1
-        tiles[name] = winograd_tile((h >> block, w >> block), channels)
+        tiles[name] = winograd_tile((h >> block, w >> block), channels, out)
         channels = out
     return tiles
 

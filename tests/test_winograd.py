@@ -85,6 +85,7 @@ def test_tile_rule():
     assert winograd_tile((64, 64), 64) == 4
     assert winograd_tile((16, 16), 512) == 4
     assert winograd_tile((8, 8), 512) == 2
+    assert winograd_tile((32, 32), 256, 256) == 2 and winograd_tile((32, 32), 256, 512) == 4
     tiles = conv_tiles((64, 64), "winograd")
     assert tiles["conv1_1"] == 0 and tiles["conv1_2"] == 4 and tiles["conv4_2"] == 2
     assert set(conv_tiles((64, 64), "direct").values()) == {0}
