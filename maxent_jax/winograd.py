@@ -177,8 +177,9 @@ def _adjoint_fwd(x, u, u_t, pad, m):
 def _adjoint_bwd(pad, m, residuals, g):
     x, u, u_t = residuals
     dx = winograd_conv3x3(g, u_t, 2 - pad, m)
-    _, u_vjp = jax.vjp(lambda u_: winograd_conv3x3(x, u_, pad, m), u)
-    return dx, u_vjp(g)[0], jnp.zeros_like(u_t)
+    # linear in u: transpose it rather than vjp, which would evaluate the forward again
+    (du,) = jax.linear_transpose(lambda u_: winograd_conv3x3(x, u_, pad, m), u)(g)
+    return dx, du, jnp.zeros_like(u_t)
 
 
 winograd_conv3x3_adjoint.defvjp(_adjoint_fwd, _adjoint_bwd)
