@@ -53,7 +53,7 @@ def macrocanonical_energy(feature_fn: Callable[[Array], Array], target: Array, *
     def energy(theta: Array, x: Array) -> tuple[Array, Array]:
         gap = feature_fn(x) - target
         scale = beta * (x.shape[0] * x.shape[1] if extensive else 1)
-        u = scale * jnp.vdot(theta, gap)
+        u = scale * jnp.vdot(theta, gap, precision=jax.lax.Precision.HIGHEST)  # no TF32
         if eps:
             u = u + 0.5 * eps * jnp.sum((x - centre) ** 2)
         return u, gap

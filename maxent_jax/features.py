@@ -56,6 +56,7 @@ Array = jax.Array
 FeatureFn = Callable[[Array], Array]
 
 _RELUS = tuple(name for name in LAYER_NAMES if name.startswith("relu"))
+_F32 = jax.lax.Precision.HIGHEST  # small products stay float32 on GPUs (DEFAULT may be TF32)
 
 
 class FeatureSpec(NamedTuple):
@@ -183,7 +184,7 @@ def gram_matrices(activations: Mapping[str, Array]) -> dict[str, Array]:
     """
     def gram(a: Array) -> Array:
         flat = a.reshape(-1, a.shape[-1])
-        return flat.T @ flat / flat.shape[0]
+        return jnp.matmul(flat.T, flat, precision=_F32) / flat.shape[0]
 
     return {name: gram(a) for name, a in activations.items()}
 
@@ -196,7 +197,7 @@ def colour_statistics(x: Array) -> Array:
     rgb = jnp.broadcast_to(x, x.shape[:-1] + (3,)).reshape(-1, 3)
     mean = rgb.mean(axis=0)
     centred = rgb - mean
-    cov = centred.T @ centred / rgb.shape[0]
+    cov = jnp.matmul(centred.T, centred, precision=_F32) / rgb.shape[0]
     rows, cols = jnp.triu_indices(3)
     return jnp.concatenate([mean, cov[rows, cols]])
 

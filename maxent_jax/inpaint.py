@@ -370,7 +370,7 @@ def _region_colour_statistics(x: Array, region: Array) -> Array:
     w = region.reshape(-1, 1).astype(x.dtype)
     mean = jnp.sum(rgb * w, axis=0) / jnp.sum(w)
     centred = (rgb - mean) * jnp.sqrt(w)
-    cov = centred.T @ centred / jnp.sum(w)
+    cov = jnp.matmul(centred.T, centred, precision=jax.lax.Precision.HIGHEST) / jnp.sum(w)
     rows, cols = jnp.triu_indices(3)
     return jnp.concatenate([mean, cov[rows, cols]])
 

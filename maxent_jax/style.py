@@ -229,7 +229,7 @@ def style_energy(spec: feats.FeatureSpec, variables: Mapping[str, Any], content:
     def energy(theta: Array, x: Array) -> tuple[Array, Array]:
         acts = net.apply(variables, x)
         gap = _style_features(spec, acts, x) - target
-        u = beta * jnp.vdot(theta, gap)
+        u = beta * jnp.vdot(theta, gap, precision=jax.lax.Precision.HIGHEST)  # no TF32
         if content_weight:
             u = u + content_weight * content_distance(acts, content_acts, content_layers)
         u = u * (x.shape[0] * x.shape[1] if extensive else 1)

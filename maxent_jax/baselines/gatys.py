@@ -53,6 +53,12 @@ __all__ = [
     "gatys_synthesize",
 ]
 
+
+def _vdot(a: jax.Array, b: jax.Array) -> jax.Array:
+    """<a, b> in float32 proper (DEFAULT precision may round to TF32 on recent GPUs)."""
+    return jnp.vdot(a, b, precision=jax.lax.Precision.HIGHEST)
+
+
 Array = jax.Array
 ValueAndGrad = Callable[[Array], tuple[Array, Array]]
 
@@ -157,17 +163,17 @@ def _two_loop(state: LBFGSState, g: Array, first_scale: Array) -> Array:
 
     def backward(q, j):
         i = order[j]
-        a = jnp.where(valid[j], state.rho[i] * jnp.vdot(state.s_history[i], q), 0.0)
+        a = jnp.where(valid[j], state.rho[i] * _vdot(state.s_history[i], q), 0.0)
         return q - a * state.y_history[i], a
 
     q, alphas = jax.lax.scan(backward, g, jnp.arange(m))
     s_new, y_new = state.s_history[order[0]], state.y_history[order[0]]
-    scale = jnp.where(state.count > 0, jnp.vdot(s_new, y_new) / jnp.vdot(y_new, y_new),
+    scale = jnp.where(state.count > 0, _vdot(s_new, y_new) / _vdot(y_new, y_new),
                       first_scale)
 
     def forward(r, j):
         i = order[j]
-        b = state.rho[i] * jnp.vdot(state.y_history[i], r)
+        b = state.rho[i] * _vdot(state.y_history[i], r)
         return r + jnp.where(valid[j], alphas[j] - b, 0.0) * state.s_history[i], None
 
     r, _ = jax.lax.scan(forward, scale * q, jnp.arange(m)[::-1])
@@ -182,7 +188,7 @@ def _direction(state: LBFGSState, lower: Array, upper: Array, initial_step: floa
     free_g = jnp.where(active, 0.0, g)
     first_scale = initial_step / jnp.maximum(jnp.max(jnp.abs(free_g)), 1e-30)
     d = jnp.where(active, 0.0, -_two_loop(state, free_g, first_scale))
-    descent = jnp.vdot(d, g) < 0
+    descent = _vdot(d, g) < 0
     return jnp.where(descent, d, -first_scale * free_g), free_g
 
 
@@ -194,7 +200,7 @@ def _line_search(state: LBFGSState, d: Array, fn: ValueAndGrad, lower: Array, up
     def trial(alpha):
         x_new = jnp.clip(x + alpha * d, lower, upper)
         f_new, g_new = fn(x_new)
-        ok = jnp.isfinite(f_new) & (f_new <= f + c1 * jnp.vdot(g, x_new - x))
+        ok = jnp.isfinite(f_new) & (f_new <= f + c1 * _vdot(g, x_new - x))
         return x_new, f_new, g_new, ok
 
     def body(carry):
@@ -208,8 +214,8 @@ def _line_search(state: LBFGSState, d: Array, fn: ValueAndGrad, lower: Array, up
 
 def _remember(state: LBFGSState, s: Array, y: Array) -> tuple[Array, Array, Array, Array]:
     """Push (s, y) into the ring buffer if the curvature <s, y> is safely positive."""
-    sy = jnp.vdot(s, y)
-    keep = sy > 1e-6 * jnp.sqrt(jnp.vdot(s, s) * jnp.vdot(y, y))
+    sy = _vdot(s, y)
+    keep = sy > 1e-6 * jnp.sqrt(_vdot(s, s) * _vdot(y, y))
     i = state.count % state.rho.shape[0]
     put = lambda h, v: jnp.where(keep, h.at[i].set(v), h)  # noqa: E731
     rho = jnp.where(keep, state.rho.at[i].set(1.0 / jnp.where(keep, sy, 1.0)), state.rho)
