@@ -56,6 +56,7 @@ __all__ = [
     "convert_weights",
     "default_weights_path",
     "load_weights",
+    "save_weights",
 ]
 
 PathLike = Union[str, os.PathLike]
@@ -821,6 +822,19 @@ def _is_cache_file(path: Path) -> bool:
             return "metadata.npy" in archive.namelist()
     except (zipfile.BadZipFile, OSError):
         return False
+
+
+def save_weights(weights: VGGWeights, dst: PathLike, *, source_sha256: str = "") -> Path:
+    """Write ``weights`` (e.g. built or edited in memory) as a ``.npz`` that ``load_weights`` reads.
+
+    Same deterministic format as :func:`convert_weights`; ``source_sha256`` is recorded as the
+    origin (empty when there is no source file). The weights are validated first.
+    """
+    checked = _validated(weights.params, weights.preprocess_matrix, weights.preprocess_bias,
+                         weights.source)
+    dst = Path(dst)
+    _atomic_write(dst, _cache_bytes(checked, source_sha256))
+    return dst
 
 
 def convert_weights(src: PathLike, dst: PathLike) -> Path:

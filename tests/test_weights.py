@@ -673,3 +673,22 @@ def test_library_does_not_import_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parents[1])
     assert result.returncode == 0, result.stderr
+
+
+def test_save_weights_round_trip_and_validation(tmp_path, real_weights):
+    params = {n: {p: a.copy() for p, a in real_weights.params[n].items()} for n in W.CONV_NAMES}
+    params["conv5_4"]["bias"][:] = 0.5  # an in-memory edit
+    edited = real_weights._replace(params=params)
+    path = W.save_weights(edited, tmp_path / "edited.npz", source_sha256="ab" * 32)
+    back = W.load_weights(path, cache=False)
+    for name in W.CONV_NAMES:
+        for part in ("kernel", "bias"):
+            np.testing.assert_array_equal(back.params[name][part], params[name][part])
+    np.testing.assert_array_equal(back.preprocess_matrix, real_weights.preprocess_matrix)
+    assert back.source == real_weights.source
+    again = W.save_weights(edited, tmp_path / "again.npz", source_sha256="ab" * 32)
+    assert again.read_bytes() == path.read_bytes()  # deterministic
+    params["conv3_1"]["kernel"] = params["conv3_1"]["kernel"][..., :10]
+    with pytest.raises(W.WeightsError, match="conv3_1 kernel"):
+        W.save_weights(real_weights._replace(params=params), tmp_path / "bad.npz")
+    assert not (tmp_path / "bad.npz").exists()
