@@ -19,8 +19,9 @@ class TorchFeatures(torch.nn.Module):
         super().__init__()
         self.layers = set(layers)
         self.last = max(LAYER_NAMES.index(n) for n in layers)
-        self.pre_w = torch.from_numpy(np.asarray(weights.preprocess_matrix, np.float32))
-        self.pre_b = torch.from_numpy(np.asarray(weights.preprocess_bias, np.float32))
+        self.register_buffer("pre_w", torch.from_numpy(
+            np.array(weights.preprocess_matrix, np.float32)))  # buffers follow .to(device)
+        self.register_buffer("pre_b", torch.from_numpy(np.array(weights.preprocess_bias, np.float32)))
         self.convs = torch.nn.ModuleDict()
         for name, p in weights.params.items():
             k = torch.from_numpy(np.ascontiguousarray(np.transpose(p["kernel"], (3, 2, 0, 1))))

@@ -42,6 +42,8 @@ def torch_loop(net, x0, iterations: int) -> float:
         f0 = net(x0)[0]
     theta = torch.zeros_like(f0)
     x = x0.clone()
+    sync = torch.cuda.synchronize if x0.is_cuda else (lambda: None)
+    sync()
     start = time.perf_counter()
     for _ in range(iterations):
         xg = x.clone().requires_grad_(True)
@@ -50,6 +52,7 @@ def torch_loop(net, x0, iterations: int) -> float:
         x = x - GAMMA * grad + (2 * GAMMA) ** 0.5 * torch.randn_like(x)
         with torch.no_grad():
             theta = theta + DELTA * (net(x)[0] - f0)
+    sync()
     return (time.perf_counter() - start) / iterations
 
 
