@@ -12,6 +12,9 @@ import tempfile
 os.environ.setdefault("MPLBACKEND", "Agg")
 # converted-weights caches go to a throw-away folder, never the user's home
 os.environ["MAXENT_JAX_CACHE"] = tempfile.mkdtemp(prefix="maxent-jax-test-cache-")
+# the command line's persistent compilation cache stays off in-process (no state shared
+# between tests); tests/test_cli_cache.py turns it on in subprocesses
+os.environ["MAXENT_JAX_COMPILE_CACHE"] = "off"
 
 
 @pytest.fixture(scope="session")

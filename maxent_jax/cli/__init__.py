@@ -21,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="maxent-jax",
         description="Exemplar-based texture synthesis with maximum-entropy models.",
+        epilog="Compiled programs are cached in $MAXENT_JAX_COMPILE_CACHE (default: the 'xla' "
+               "folder of $MAXENT_JAX_CACHE, ~/.cache/maxent-jax); "
+               "MAXENT_JAX_COMPILE_CACHE=off disables it.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -39,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``maxent-jax`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from maxent_jax.cli._common import enable_compile_cache
+    enable_compile_cache()
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as err:

@@ -8,7 +8,7 @@ export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 [ -f /tmp/vgg.npz ] || python3 scripts/gpu/half_weights.py expand .gpu/vgg16bit.npz -o /tmp/vgg.npz
 RUN=/tmp/${EXEMPLAR}256
 start=$(date +%s)
-timeout ${SYNTH_TIMEOUT:-300} python3 -c "import sys; from maxent_jax.cli import main; sys.exit(main())" \
+timeout ${SYNTH_TIMEOUT:-300} python3 -m maxent_jax.cli \
     synthesize maxent_jax/data/exemplars/$EXEMPLAR.png --out-dir $RUN --max-side 256 \
     --iterations $ITERATIONS --chains ${CHAINS:-16} --average-last ${AVERAGE:-500} --checkpoint-every 250 \
     --weights /tmp/vgg.npz --no-progress 2>&1 | tee "$OUT/synthesis.txt"
