@@ -526,7 +526,7 @@ def inpaint_image(image: Any, mask: Any, variables: Optional[Mapping[str, Any]],
     if min(image.shape[:2]) < 16:
         raise ValueError("the CNN model needs images of at least 16x16 pixels")
     spec = config.spec()
-    variables = with_winograd_kernels(variables, image.shape[:2], spec.conv)
+    variables = with_winograd_kernels(variables, image.shape[:2], spec.conv, spec.precision)
     if exemplar is not None:
         target = exemplar_features(spec, variables, exemplar)
     else:

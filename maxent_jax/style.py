@@ -372,7 +372,7 @@ def transfer_style(content: Any, style: Any, variables: Mapping[str, Any],
     config.validate()
     content, style = _check_images(content, style)
     spec = config.spec()
-    variables = with_winograd_kernels(variables, content.shape[:2], spec.conv)
+    variables = with_winograd_kernels(variables, content.shape[:2], spec.conv, spec.precision)
     init_key, run_key = jax.random.split(jax.random.key(config.seed))
     positions = initial_positions(init_key, content, style, config.init, config.chains)
     state = soul_init(positions, jnp.zeros(feats.feature_dim(spec)), config.theta_optimizer())

@@ -236,7 +236,7 @@ def synthesize(exemplar: Array, variables: Mapping[str, Any], config: SynthesisC
     check_chains(config.chains, mesh)
     exemplar = jnp.asarray(exemplar, jnp.float32)
     size = tuple(config.size) if config.size else exemplar.shape[:2]
-    variables = replicate(with_winograd_kernels(variables, size, spec.conv), mesh)
+    variables = replicate(with_winograd_kernels(variables, size, spec.conv, spec.precision), mesh)
     exemplar = replicate(exemplar, mesh)
     key = jax.random.key(config.seed)
     init_key, run_key = jax.random.split(key)

@@ -344,15 +344,18 @@ def with_transposed_kernels(variables: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def with_winograd_kernels(variables: Mapping[str, Any], image_hw: Sequence[int],
-                          conv: str = "auto") -> dict[str, Any]:
+                          conv: str = "auto", precision: str = "float32") -> dict[str, Any]:
     """Add the ``winograd`` collection for inputs of ``image_hw`` = (H, W) pixels.
 
     For every convolution that :func:`conv_tiles` runs with Winograd F(m, 3) at that size:
     ``U = G g G^T`` of its kernel and of its adjoint kernel
     (:func:`maxent_jax.winograd.winograd_kernel`), computed once here, outside any loop.
     With ``VGG19(conv="auto")`` a layer uses Winograd only when these are present, so
-    this call is what switches it on; on a non-CPU backend it adds nothing.
+    this call is what switches it on; on a non-CPU backend it adds nothing, nor for a
+    ``precision`` other than float32 (such networks stay direct).
     """
+    if precision != "float32":
+        return dict(variables)
     params = variables["params"]
     tiles = {name: m for name, m in conv_tiles(image_hw, conv).items() if m and name in params}
     winograd = {}

@@ -107,6 +107,9 @@ def test_auto_switches_on_with_stored_kernels(small_vgg):
     assert "conv1_1" not in stored["winograd"]  # RGB input layer stays direct
     assert set(stored["winograd"]["conv1_2"]) == {"u4", "ut4"}
     assert set(stored["winograd"]["conv4_1"]) == {"u2", "ut2"}
+    for precision in ("tf32", "bfloat16"):  # such networks stay direct: nothing to store
+        assert "winograd" not in with_winograd_kernels(variables, x.shape[:2], "winograd",
+                                                        precision)
     auto = VGG19(layers, "celu", "avg", conv="auto").apply(stored, x)
     forced = VGG19(layers, "celu", "avg", conv="winograd").apply(variables, x)
     for name in layers:
