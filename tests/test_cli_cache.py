@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import pytest
 
 from maxent_jax.cli._common import ENV_COMPILE_CACHE, enable_compile_cache
 from maxent_jax.io import load_image, save_image
@@ -30,6 +31,12 @@ def test_folder_default_and_off(monkeypatch, tmp_path):
         assert enable_compile_cache() == tmp_path / "users"  # a folder given to JAX is kept
         jax.config.update("jax_compilation_cache_dir", None)
         assert enable_compile_cache() == tmp_path / "mine"
+        jax.config.update("jax_compilation_cache_dir", None)
+        (tmp_path / "file").write_text("not a folder")
+        monkeypatch.setenv(ENV_COMPILE_CACHE, str(tmp_path / "file" / "xla"))
+        with pytest.warns(UserWarning, match="compilation cache disabled"):
+            assert enable_compile_cache() is None
+        assert jax.config.jax_compilation_cache_dir is None
     finally:
         jax.config.update("jax_compilation_cache_dir", before)
 

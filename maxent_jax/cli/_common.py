@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -27,6 +28,7 @@ def enable_compile_cache() -> Optional[Path]:
     The folder is ``$MAXENT_JAX_COMPILE_CACHE``, else ``xla`` inside the weights cache
     folder (``maxent_jax.weights.cache_dir``). A folder the user already gave JAX
     (``JAX_COMPILATION_CACHE_DIR``) is kept, and ``MAXENT_JAX_COMPILE_CACHE=off`` disables it.
+    A folder that cannot be created or written gives one warning and no cache.
     JAX's own settings decide what is cached (by default programs that took over 1 s to compile).
     Returns the folder in use, or None.
     """
@@ -40,6 +42,14 @@ def enable_compile_cache() -> Optional[Path]:
     if jax.config.jax_compilation_cache_dir:
         return Path(jax.config.jax_compilation_cache_dir)
     path = Path(setting).expanduser() if setting else cache_dir() / "xla"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK):
+            raise PermissionError(f"{path} is not writable")
+    except OSError as err:
+        warnings.warn(f"compilation cache disabled: cannot use {path} ({err}); "
+                      f"set {ENV_COMPILE_CACHE} to another folder or to off", stacklevel=2)
+        return None
     jax.config.update("jax_compilation_cache_dir", str(path))
     return path
 
