@@ -74,7 +74,7 @@ def timeit(fn, repeats: int) -> float:
 def jax_fn(spec, forward_mode: bool):
     def f(v, x, theta):
         fx = feats.features(spec, v, x, forward_mode=forward_mode)
-        return jnp.vdot(theta, fx), fx
+        return jnp.vdot(theta, fx, precision=jax.lax.Precision.HIGHEST), fx  # no TF32 on GPUs
     return jax.jit(jax.value_and_grad(f, argnums=1, has_aux=True))
 
 
