@@ -71,6 +71,9 @@ ENV_CACHE = "MAXENT_JAX_CACHE"
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
+for _public in (VGGWeights, WeightsError, WeightsCacheWarning):  # reprs and pickles name the
+    _public.__module__ = __name__                                   # public module, as before
+
 
 # --------------------------------------------------------------------------- files
 
