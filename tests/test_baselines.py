@@ -157,3 +157,32 @@ def test_lzw_matches_its_constraint_in_expectation_on_a_gaussian():
     assert abs(theta - (1 / s0 - 1) / 2) > 0.5  # the ULA bias is visible and matched
     f_last = np.asarray(jax.vmap(feature_fn)(state.positions)).mean()
     np.testing.assert_allclose(f_last, s0, rtol=0.03)  # E[F(X)] = F(x0)
+
+
+# ------------------------------------------------------------------- Winograd convolutions
+
+
+@pytest.mark.parametrize("module, fn, config, out", [
+    ("gatys", "gatys_synthesize", "GatysConfig(('relu1_1', 'pool1', 'relu2_1'), iterations=3)",
+     "position"),
+    ("microcanonical", "microcanonical_synthesize",
+     "MicrocanonicalConfig(preset=None, layers=('relu1_1', 'relu2_1'), iterations=3)", "position"),
+    ("lu_zhu_wu", "lzw_synthesize",
+     "LuZhuWuConfig(('relu1_1', 'relu2_1'), iterations=2, chains=2, langevin_steps=2)",
+     "positions"),
+])
+def test_baselines_use_winograd_on_the_cpu_like_synthesis(monkeypatch, real_variables, wood32,
+                                                          module, fn, config, out):
+    """Same backbone arithmetic as the macrocanonical sampler: Winograd kernels are stored for
+    the samples' size (CPU), which changes the rounding only."""
+    import importlib
+
+    mod = importlib.import_module(f"maxent_jax.baselines.{module}")
+    run = lambda: np.asarray(getattr(getattr(mod, fn)(  # noqa: E731
+        jax.random.key(0), jnp.asarray(wood32), real_variables, eval(config, vars(mod)))[0], out))
+    winograd = run()
+    monkeypatch.setattr(mod, "with_winograd_kernels", lambda v, *args: v)
+    direct = run()
+    assert np.all(np.isfinite(winograd))
+    assert not np.array_equal(winograd, direct)  # Winograd really ran
+    np.testing.assert_allclose(winograd, direct, atol=2e-3)

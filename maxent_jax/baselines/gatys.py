@@ -37,6 +37,7 @@ import jax.numpy as jnp
 
 from maxent_jax.baselines.microcanonical import max_entropy_noise
 from maxent_jax.features import FeatureSpec, get_spec, gram_matrices, vgg_for
+from maxent_jax.vgg import with_winograd_kernels
 
 __all__ = [
     "GATYS_LAYERS",
@@ -257,8 +258,11 @@ def gatys_synthesize(key: Array, exemplar: Array, variables: Mapping[str, Any],
 
     Returns the batched final states (``state.position`` is ``(num, H, W, C)``) and the
     stacked infos ``(num, iterations)``. Jit it with ``config``, ``size`` and ``num`` static.
+    On the CPU the convolutions are Winograd ones for the samples' size, as in synthesis.
     """
     spec = gatys_spec(config)
+    out_hw = tuple(size) if size is not None else exemplar.shape[:2]
+    variables = with_winograd_kernels(variables, out_hw, spec.conv, spec.precision)
     loss = gram_loss(spec, variables, target_grams(spec, variables, exemplar),
                      _weights(config, spec))
     fn = jax.value_and_grad(loss)

@@ -28,6 +28,7 @@ import optax
 
 from maxent_jax.features import FeatureSpec, get_spec, make_feature_fn
 from maxent_jax.gaussian import adsn
+from maxent_jax.vgg import with_winograd_kernels
 
 __all__ = [
     "MicrocanonicalConfig",
@@ -150,9 +151,13 @@ def microcanonical_synthesize(key: Array, exemplar: Array, variables: Mapping[st
     """``num`` microcanonical samples (a ``vmap`` of independent descents).
 
     Returns batched final states (``state.position`` is ``(num, H, W, C)``) and stacked infos
-    ``(num, iterations)``. Jit it with ``config``, ``size`` and ``num`` static.
+    ``(num, iterations)``. Jit it with ``config``, ``size`` and ``num`` static. On the CPU the
+    convolutions are Winograd ones for the samples' size, as in synthesis.
     """
-    feature_fn = make_feature_fn(microcanonical_spec(config), variables)
+    spec = microcanonical_spec(config)
+    out_hw = tuple(size) if size is not None else exemplar.shape[:2]
+    variables = with_winograd_kernels(variables, out_hw, spec.conv, spec.precision)
+    feature_fn = make_feature_fn(spec, variables)
     loss_fn = microcanonical_loss(feature_fn, feature_fn(exemplar))
     opt = _optimizer(config)
     projection = (lambda x: jnp.clip(x, 0.0, 1.0)) if config.clip else None
