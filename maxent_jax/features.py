@@ -32,7 +32,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 
-from maxent_jax.vgg import LAYER_NAMES, VGG19, layer_channels
+from maxent_jax.vgg import LAYER_NAMES, VGG19, layer_channels, with_winograd_kernels
 
 __all__ = [
     "FeatureSpec",
@@ -41,6 +41,7 @@ __all__ = [
     "feature_dim",
     "layer_slices",
     "vgg_for",
+    "with_conv_kernels",
     "channel_means",
     "flatten",
     "unflatten",
@@ -138,6 +139,14 @@ def vgg_for(spec: FeatureSpec, *, forward_mode: bool = False) -> VGG19:
     return VGG19(spec.layers, spec.activation, spec.pooling, spec.padding,
                  adjoint_kernels=not forward_mode, remat=spec.remat, precision=spec.precision,
                  conv="direct" if forward_mode else spec.conv)
+
+
+def with_conv_kernels(spec: FeatureSpec, variables: Mapping[str, Any],
+                      image_hw: Sequence[int]) -> dict[str, Any]:
+    """``variables`` plus what ``vgg_for(spec)`` needs for fast convolutions on ``image_hw``
+    inputs: :func:`maxent_jax.vgg.with_winograd_kernels` with the spec's ``conv`` and
+    ``precision`` (Winograd kernels on the CPU; nothing added elsewhere)."""
+    return with_winograd_kernels(variables, image_hw, spec.conv, spec.precision)
 
 
 def channel_means(spec: FeatureSpec, variables: Mapping[str, Any], x: Array, *,

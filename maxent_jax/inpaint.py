@@ -63,7 +63,7 @@ from maxent_jax.gaussian import prepare_spot, validate_image
 from maxent_jax.io import load_image
 from maxent_jax.soul import SOULState, soul_init, soul_run
 from maxent_jax.style import SOULSettings, run_chunked, soul_trace
-from maxent_jax.vgg import LAYER_NAMES, with_winograd_kernels
+from maxent_jax.vgg import LAYER_NAMES
 
 __all__ = [
     "validate_mask",
@@ -526,7 +526,7 @@ def inpaint_image(image: Any, mask: Any, variables: Optional[Mapping[str, Any]],
     if min(image.shape[:2]) < 16:
         raise ValueError("the CNN model needs images of at least 16x16 pixels")
     spec = config.spec()
-    variables = with_winograd_kernels(variables, image.shape[:2], spec.conv, spec.precision)
+    variables = feats.with_conv_kernels(spec, variables, image.shape[:2])
     if exemplar is not None:
         target = exemplar_features(spec, variables, exemplar)
     else:

@@ -54,7 +54,7 @@ from maxent_jax.gaussian import adsn, validate_image
 from maxent_jax.schedules import constant
 from maxent_jax.soul import (SOULInfo, SOULState, block_norms, soul_checks, soul_init, soul_run,
                              theta_optimizer)
-from maxent_jax.vgg import LAYER_NAMES, VGG19, with_winograd_kernels
+from maxent_jax.vgg import LAYER_NAMES, VGG19
 
 __all__ = [
     "SOULSettings",
@@ -372,7 +372,7 @@ def transfer_style(content: Any, style: Any, variables: Mapping[str, Any],
     config.validate()
     content, style = _check_images(content, style)
     spec = config.spec()
-    variables = with_winograd_kernels(variables, content.shape[:2], spec.conv, spec.precision)
+    variables = feats.with_conv_kernels(spec, variables, content.shape[:2])
     init_key, run_key = jax.random.split(jax.random.key(config.seed))
     positions = initial_positions(init_key, content, style, config.init, config.chains)
     state = soul_init(positions, jnp.zeros(feats.feature_dim(spec)), config.theta_optimizer())

@@ -35,7 +35,6 @@ from maxent_jax.parallel import chain_mesh, check_chains, replicate, shard_state
 from maxent_jax.schedules import constant, inverse_power, stages
 from maxent_jax.soul import (SOULInfo, SOULState, block_norms, make_projection, soul_checks,
                              soul_init, soul_run, theta_optimizer)
-from maxent_jax.vgg import with_winograd_kernels
 
 __all__ = [
     "SynthesisConfig",
@@ -236,7 +235,7 @@ def synthesize(exemplar: Array, variables: Mapping[str, Any], config: SynthesisC
     check_chains(config.chains, mesh)
     exemplar = jnp.asarray(exemplar, jnp.float32)
     size = tuple(config.size) if config.size else exemplar.shape[:2]
-    variables = replicate(with_winograd_kernels(variables, size, spec.conv, spec.precision), mesh)
+    variables = replicate(feats.with_conv_kernels(spec, variables, size), mesh)
     exemplar = replicate(exemplar, mesh)
     key = jax.random.key(config.seed)
     init_key, run_key = jax.random.split(key)

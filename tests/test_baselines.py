@@ -181,7 +181,7 @@ def test_baselines_use_winograd_on_the_cpu_like_synthesis(monkeypatch, real_vari
     run = lambda: np.asarray(getattr(getattr(mod, fn)(  # noqa: E731
         jax.random.key(0), jnp.asarray(wood32), real_variables, eval(config, vars(mod)))[0], out))
     winograd = run()
-    monkeypatch.setattr(mod, "with_winograd_kernels", lambda v, *args: v)
+    monkeypatch.setattr(mod, "with_conv_kernels", lambda spec, v, hw: v)
     direct = run()
     assert np.all(np.isfinite(winograd))
     assert not np.array_equal(winograd, direct)  # Winograd really ran

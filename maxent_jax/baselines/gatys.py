@@ -36,8 +36,8 @@ import jax
 import jax.numpy as jnp
 
 from maxent_jax.baselines.microcanonical import max_entropy_noise
-from maxent_jax.features import FeatureSpec, get_spec, gram_matrices, vgg_for
-from maxent_jax.vgg import with_winograd_kernels
+from maxent_jax.features import (FeatureSpec, get_spec, gram_matrices, vgg_for,
+                                 with_conv_kernels)
 
 __all__ = [
     "GATYS_LAYERS",
@@ -261,8 +261,8 @@ def gatys_synthesize(key: Array, exemplar: Array, variables: Mapping[str, Any],
     On the CPU the convolutions are Winograd ones for the samples' size, as in synthesis.
     """
     spec = gatys_spec(config)
-    out_hw = tuple(size) if size is not None else exemplar.shape[:2]
-    variables = with_winograd_kernels(variables, out_hw, spec.conv, spec.precision)
+    out_hw = size if size is not None else exemplar.shape[:2]
+    variables = with_conv_kernels(spec, variables, out_hw)
     loss = gram_loss(spec, variables, target_grams(spec, variables, exemplar),
                      _weights(config, spec))
     fn = jax.value_and_grad(loss)

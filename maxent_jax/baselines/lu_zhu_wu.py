@@ -49,11 +49,11 @@ import optax
 
 from maxent_jax.baselines.microcanonical import max_entropy_noise
 from maxent_jax.energy import EnergyFn, macrocanonical_energy, reference_centre
-from maxent_jax.features import FeatureSpec, feature_dim, get_spec, layer_slices, make_feature_fn
+from maxent_jax.features import (FeatureSpec, feature_dim, get_spec, layer_slices, make_feature_fn,
+                                 with_conv_kernels)
 from maxent_jax.langevin import ULAState, ula_step
 from maxent_jax.schedules import Schedule, constant
 from maxent_jax.soul import SOULInfo, SOULState, block_norms, soul_init
-from maxent_jax.vgg import with_winograd_kernels
 
 __all__ = [
     "LZW_LAYERS",
@@ -166,8 +166,8 @@ def lzw_synthesize(key: Array, exemplar: Array, variables: Mapping[str, Any],
     the M chains' last samples) and the stacked per-iteration infos. Jit it with ``config``
     and ``size`` static. On the CPU the convolutions are Winograd ones for the samples' size."""
     spec = lzw_spec(config)
-    out_hw = tuple(size) if size is not None else exemplar.shape[:2]
-    variables = with_winograd_kernels(variables, out_hw, spec.conv, spec.precision)
+    out_hw = size if size is not None else exemplar.shape[:2]
+    variables = with_conv_kernels(spec, variables, out_hw)
     energy = lzw_energy(make_feature_fn(spec, variables), exemplar, config.sigma)
     init_key, run_key = jax.random.split(key)
     opt = optax.sgd(config.learning_rate)

@@ -26,9 +26,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from maxent_jax.features import FeatureSpec, get_spec, make_feature_fn
+from maxent_jax.features import FeatureSpec, get_spec, make_feature_fn, with_conv_kernels
 from maxent_jax.gaussian import adsn
-from maxent_jax.vgg import with_winograd_kernels
 
 __all__ = [
     "MicrocanonicalConfig",
@@ -155,8 +154,8 @@ def microcanonical_synthesize(key: Array, exemplar: Array, variables: Mapping[st
     convolutions are Winograd ones for the samples' size, as in synthesis.
     """
     spec = microcanonical_spec(config)
-    out_hw = tuple(size) if size is not None else exemplar.shape[:2]
-    variables = with_winograd_kernels(variables, out_hw, spec.conv, spec.precision)
+    out_hw = size if size is not None else exemplar.shape[:2]
+    variables = with_conv_kernels(spec, variables, out_hw)
     feature_fn = make_feature_fn(spec, variables)
     loss_fn = microcanonical_loss(feature_fn, feature_fn(exemplar))
     opt = _optimizer(config)
