@@ -1,0 +1,84 @@
+"""The three runs whose results must stay bit-identical across refactors (issue 12).
+
+Small but complete: real VGG-19 weights, 32 px, 12 outer steps cut into chunks of 5, 5 and 2
+(so the remainder chunk and the checkpoint cadence are exercised), two chains, averaging.
+"""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import jax
+import numpy as np
+
+OUT = Path(__file__).resolve().parent / "data" / "reference_runs.npz"
+ITERATIONS, CADENCE, SIZE = 12, 5, 32
+
+
+def fingerprint() -> dict[str, str]:
+    """What decides XLA:CPU's rounding: versions, backend and the CPU's vector ISA class."""
+    flags = ""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        pass
+    isa = "avx512" if "avx512f" in flags else ("avx2" if "avx2" in flags else platform.machine())
+    import jaxlib
+
+    return {"jax": jax.__version__, "jaxlib": jaxlib.__version__,
+            "backend": jax.default_backend(), "isa": isa}
+
+
+def _mask() -> np.ndarray:
+    mask = np.zeros((SIZE, SIZE), bool)
+    mask[10:22, 12:24] = True
+    return mask
+
+
+def run_all() -> dict[str, np.ndarray]:
+    from maxent_jax.exemplars import load_exemplar
+    from maxent_jax.vgg import vgg_variables, with_transposed_kernels
+    from maxent_jax.weights import load_weights
+
+    variables = with_transposed_kernels(vgg_variables(load_weights(cache=False)))
+    wood = load_exemplar("wood", size=SIZE)
+    brick, grass = load_exemplar("brick", size=SIZE), load_exemplar("grass", size=SIZE)
+    out: dict[str, np.ndarray] = {}
+    out.update(_synthesis(variables, wood))
+    out.update(_style(variables, brick, grass))
+    out.update(_inpaint(variables, wood))
+    return out
+
+
+def _synthesis(variables, wood) -> dict[str, np.ndarray]:
+    from maxent_jax.synthesis import SynthesisConfig, synthesize
+
+    config = SynthesisConfig(iterations=ITERATIONS, chains=2, checkpoint_every=CADENCE,
+                             average_from=-4, seed=3)
+    r = synthesize(wood, variables, config, progress=False)
+    return {"synthesis_samples": r.samples, "synthesis_average": r.average,
+            "synthesis_theta": np.asarray(r.state.theta),
+            "synthesis_relative_gap": r.trace["relative_gap"]}
+
+
+def _style(variables, content, style) -> dict[str, np.ndarray]:
+    from maxent_jax.style import StyleConfig, transfer_style
+
+    config = StyleConfig(iterations=ITERATIONS, chains=2, chunk=CADENCE, average_last=4, seed=5)
+    r = transfer_style(content, style, variables, config)
+    return {"style_images": r.images, "style_average": r.average,
+            "style_theta": np.asarray(r.state.theta),
+            "style_relative_gap": r.trace["relative_gap"],
+            "style_content_distance": r.trace["content_distance"][-1]}
+
+
+def _inpaint(variables, wood) -> dict[str, np.ndarray]:
+    from maxent_jax.inpaint import InpaintConfig, inpaint_image
+
+    config = InpaintConfig(model="cnn", iterations=ITERATIONS, chains=2, chunk=CADENCE,
+                           average_last=4, seed=7)
+    r = inpaint_image(wood, _mask(), variables, config)
+    return {"inpaint_images": r.images, "inpaint_average": r.average,
+            "inpaint_theta": np.asarray(r.state.theta),
+            "inpaint_relative_gap": r.trace["relative_gap"]}
