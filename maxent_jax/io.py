@@ -7,6 +7,7 @@ RGB, RGBA (the alpha channel is dropped with a warning), palette and 16-bit file
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from pathlib import Path
@@ -20,6 +21,7 @@ __all__ = [
     "load_image",
     "save_image",
     "to_uint8",
+    "array_sha256",
     "MIN_SIDE",
     "MAX_PIXELS",
 ]
@@ -132,3 +134,11 @@ def save_image(path: PathLike, image: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(to_uint8(np.asarray(image))).save(path)
     return path
+
+
+def array_sha256(array: np.ndarray) -> str:
+    """SHA-256 of an array's float32 values and shape (identifies an input image)."""
+    arr = np.ascontiguousarray(np.asarray(array, np.float32))
+    digest = hashlib.sha256(repr(arr.shape).encode())
+    digest.update(arr.tobytes())
+    return digest.hexdigest()

@@ -32,7 +32,7 @@ from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
-from maxent_jax.features import gram_matrices
+from maxent_jax.nn.features import gram_matrices
 
 __all__ = [
     "relative_gap",

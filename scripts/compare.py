@@ -7,7 +7,7 @@ For every exemplar (bundled names or image paths; default: every bundled exempla
 * Lu, Zhu & Wu (AAAI 2016): FRAME with CNN filters, Langevin + stochastic gradient;
 * microcanonical gradient descent (Bruna & Mallat 2018) on the ``full`` features;
 * the macrocanonical CNN model (De Bortoli et al., SIMODS 2021) with the ``full``, ``deep``
-  and ``shallow`` feature presets (:func:`maxent_jax.synthesis.synthesize`, its defaults
+  and ``shallow`` feature presets (:func:`maxent_jax.tasks.texture.synthesize`, its defaults
   except the theta step, ``--macro-delta``, 0.005: with the library's delta = 0.02, tuned on
   the ``paper`` preset, theta kept growing on the ``full`` and ``deep`` presets at 64 px and
   the samples turned over-contrasted within 300 iterations: on wood at 64 px, ``full``
@@ -53,13 +53,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from maxent_jax import features as feats
+from maxent_jax.nn import features as feats
 from maxent_jax import metrics
 from maxent_jax.baselines.gatys import GatysConfig, gatys_spec, gatys_synthesize
 from maxent_jax.baselines.lu_zhu_wu import LuZhuWuConfig, lzw_synthesize
 from maxent_jax.baselines.microcanonical import MicrocanonicalConfig, microcanonical_synthesize
 from maxent_jax.exemplars import exemplar_path, list_exemplars, resize_longer_side
-from maxent_jax.gaussian import adsn
+from maxent_jax.tasks.gaussian import adsn
 from maxent_jax.io import load_image, save_image
 
 METHODS: tuple[str, ...] = ("adsn", "gatys", "lu_zhu_wu", "microcanonical",
@@ -119,7 +119,7 @@ def run_microcanonical(key, exemplar, variables, study: Study) -> np.ndarray:
 
 
 def run_macro(preset: str, key, exemplar, variables, study: Study) -> np.ndarray:
-    from maxent_jax.synthesis import SynthesisConfig, synthesize
+    from maxent_jax.tasks.texture import SynthesisConfig, synthesize
 
     seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
     config = SynthesisConfig(preset=preset, iterations=study.iterations, chains=study.samples,

@@ -16,10 +16,10 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from maxent_jax import gaussian
+from maxent_jax.tasks import gaussian
 from maxent_jax.exemplars import list_exemplars, load_exemplar
 from maxent_jax.io import save_image
-from maxent_jax.synthesis import SynthesisConfig, synthesize
+from maxent_jax.tasks.texture import SynthesisConfig, synthesize
 from maxent_jax.cli._common import load_variables
 
 

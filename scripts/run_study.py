@@ -3,12 +3,12 @@
     python scripts/run_study.py configs/study256.json [--out-dir runs/study256] [--tiny]
 
 The JSON file holds ``"exemplars"`` (bundled names or image paths), ``"max_side"`` and
-``"synthesis"`` (fields of ``maxent_jax.synthesis.SynthesisConfig``). Each exemplar gets a
+``"synthesis"`` (fields of ``maxent_jax.tasks.texture.SynthesisConfig``). Each exemplar gets a
 folder with the outputs of ``maxent-jax synthesize`` and a ``checkpoint.npz`` every
 ``checkpoint_every`` iterations; run the same command again after an interruption and
 finished exemplars are skipped while unfinished ones resume bit-identically. ``--tiny``
 shrinks everything (CI smoke test). Multi-host: add ``--distributed`` and launch the command
-on every host (see ``maxent_jax/parallel.py``).
+on every host (see ``maxent_jax/run/parallel.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from maxent_jax.cli._common import load_exemplar_arg, load_variables
 from maxent_jax.cli.synthesize import write_outputs
 from maxent_jax.exemplars import exemplar_path, list_exemplars
 from maxent_jax.io import save_image
-from maxent_jax.synthesis import CHECKPOINT, SynthesisConfig, synthesize
+from maxent_jax.tasks.texture import CHECKPOINT, SynthesisConfig, synthesize
 
 
 def load_study(path: Path, tiny: bool) -> tuple[list[str], int, SynthesisConfig]:
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--distributed", action="store_true")
     args = parser.parse_args(argv)
     if args.distributed:
-        from maxent_jax.parallel import initialize_distributed
+        from maxent_jax.run.parallel import initialize_distributed
         initialize_distributed()
     exemplars, max_side, config = load_study(args.config, args.tiny)
     out_root = args.out_dir or Path("runs") / args.config.stem

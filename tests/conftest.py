@@ -19,21 +19,21 @@ os.environ["MAXENT_JAX_COMPILE_CACHE"] = "off"
 
 @pytest.fixture(scope="session")
 def weights_path():
-    from maxent_jax.weights import default_weights_path
+    from maxent_jax.nn.weights import default_weights_path
 
     return default_weights_path()
 
 
 @pytest.fixture(scope="session")
 def real_weights(weights_path):
-    from maxent_jax.weights import load_weights
+    from maxent_jax.nn.weights import load_weights
 
     return load_weights(weights_path, cache=False)
 
 
 @pytest.fixture(scope="session")
 def real_variables(real_weights):
-    from maxent_jax.vgg import vgg_variables, with_transposed_kernels
+    from maxent_jax.nn.vgg import vgg_variables, with_transposed_kernels
 
     return with_transposed_kernels(vgg_variables(real_weights))
 

@@ -38,10 +38,9 @@ def _mask() -> np.ndarray:
 
 def run_all() -> dict[str, np.ndarray]:
     from maxent_jax.exemplars import load_exemplar
-    from maxent_jax.vgg import vgg_variables, with_transposed_kernels
-    from maxent_jax.weights import load_weights
+    from maxent_jax.nn.backbone import load_network
 
-    variables = with_transposed_kernels(vgg_variables(load_weights(cache=False)))
+    variables, _ = load_network()
     wood = load_exemplar("wood", size=SIZE)
     brick, grass = load_exemplar("brick", size=SIZE), load_exemplar("grass", size=SIZE)
     out: dict[str, np.ndarray] = {}
@@ -52,10 +51,10 @@ def run_all() -> dict[str, np.ndarray]:
 
 
 def _synthesis(variables, wood) -> dict[str, np.ndarray]:
-    from maxent_jax.synthesis import SynthesisConfig, synthesize
+    from maxent_jax.tasks.texture import SynthesisConfig, synthesize
 
     config = SynthesisConfig(iterations=ITERATIONS, chains=2, checkpoint_every=CADENCE,
-                             average_from=-4, seed=3)
+                             average_last=4, seed=3)
     r = synthesize(wood, variables, config, progress=False)
     return {"synthesis_samples": r.samples, "synthesis_average": r.average,
             "synthesis_theta": np.asarray(r.state.theta),
@@ -63,9 +62,10 @@ def _synthesis(variables, wood) -> dict[str, np.ndarray]:
 
 
 def _style(variables, content, style) -> dict[str, np.ndarray]:
-    from maxent_jax.style import StyleConfig, transfer_style
+    from maxent_jax.tasks.style import StyleConfig, transfer_style
 
-    config = StyleConfig(iterations=ITERATIONS, chains=2, chunk=CADENCE, average_last=4, seed=5)
+    config = StyleConfig(iterations=ITERATIONS, chains=2, checkpoint_every=CADENCE,
+                         average_last=4, seed=5)
     r = transfer_style(content, style, variables, config)
     return {"style_images": r.images, "style_average": r.average,
             "style_theta": np.asarray(r.state.theta),
@@ -74,9 +74,9 @@ def _style(variables, content, style) -> dict[str, np.ndarray]:
 
 
 def _inpaint(variables, wood) -> dict[str, np.ndarray]:
-    from maxent_jax.inpaint import InpaintConfig, inpaint_image
+    from maxent_jax.tasks.inpaint import InpaintConfig, inpaint_image
 
-    config = InpaintConfig(model="cnn", iterations=ITERATIONS, chains=2, chunk=CADENCE,
+    config = InpaintConfig(model="cnn", iterations=ITERATIONS, chains=2, checkpoint_every=CADENCE,
                            average_last=4, seed=7)
     r = inpaint_image(wood, _mask(), variables, config)
     return {"inpaint_images": r.images, "inpaint_average": r.average,

@@ -14,7 +14,7 @@ from maxent_jax.baselines.lu_zhu_wu import lzw_energy, lzw_init, lzw_run
 from maxent_jax.baselines.microcanonical import (MicrocanonicalConfig, max_entropy_noise,
                                                  microcanonical_init, microcanonical_loss,
                                                  microcanonical_run, microcanonical_synthesize)
-from maxent_jax.schedules import constant
+from maxent_jax.sampling.schedules import constant
 
 # ---------------------------------------------------------------------------- projected L-BFGS
 
@@ -70,7 +70,7 @@ def test_gatys_drives_its_gram_loss_down_inside_the_box(real_variables, wood32):
 
 def test_gatys_defaults_are_deeptextures_and_the_loss_is_eq_4_5(wood32):
     from maxent_jax.baselines.gatys import _weights, gatys_spec, gram_loss, target_grams
-    from maxent_jax.vgg import random_variables
+    from maxent_jax.nn.vgg import random_variables
 
     d = GatysConfig()
     assert (d.layers, d.iterations, d.history, d.pooling) == (
@@ -88,7 +88,7 @@ def test_gatys_defaults_are_deeptextures_and_the_loss_is_eq_4_5(wood32):
 
 
 def test_gatys_layer_weights_must_match_the_layers(wood32):
-    from maxent_jax.vgg import random_variables
+    from maxent_jax.nn.vgg import random_variables
 
     config = GatysConfig(layers=("relu1_1", "pool1"), layer_weights=(1.0,), iterations=1)
     with pytest.raises(ValueError, match="one weight per layer"):

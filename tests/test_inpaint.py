@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from maxent_jax import features as feats
-from maxent_jax import inpaint as ip
-from maxent_jax.gaussian import mean_and_autocorrelation, prepare_spot
-from maxent_jax.vgg import random_variables
+from maxent_jax.nn import features as feats
+from maxent_jax.tasks import inpaint as ip
+from maxent_jax.tasks.gaussian import mean_and_autocorrelation, prepare_spot
+from maxent_jax.nn.vgg import random_variables
 
 
 # ------------------------------------------------------------------------------------------
@@ -288,7 +288,7 @@ def test_config_validation(change, message):
 
 
 def test_cnn_defaults_are_those_of_synthesis():
-    from maxent_jax.synthesis import SynthesisConfig
+    from maxent_jax.tasks.texture import SynthesisConfig
 
     ref, config = SynthesisConfig(), ip.InpaintConfig()
     for name in ("gamma", "delta", "optimism", "optimizer", "extensive", "beta", "eps"):

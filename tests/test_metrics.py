@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from maxent_jax import metrics
-from maxent_jax.gaussian import random_phase_noise
+from maxent_jax.tasks.gaussian import random_phase_noise
 
 RNG = np.random.default_rng(0)
 X0 = RNG.uniform(0.2, 0.8, size=(32, 32, 3)).astype(np.float32)
@@ -40,8 +40,8 @@ def test_feature_gap_of_mean_and_per_sample():
 
 
 def test_feature_gap_of_the_exemplar_with_a_real_network_is_zero():
-    from maxent_jax import features as feats
-    from maxent_jax.vgg import random_variables
+    from maxent_jax.nn import features as feats
+    from maxent_jax.nn.vgg import random_variables
 
     spec = feats.get_spec(None, layers=("relu1_1", "relu2_1"))
     fn = feats.make_feature_fn(spec, random_variables(jax.random.key(0), layers=("relu2_1",)))

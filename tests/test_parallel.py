@@ -13,9 +13,9 @@ SCRIPT = textwrap.dedent("""
     import jax, jax.numpy as jnp, numpy as np
     from jax.sharding import NamedSharding, PartitionSpec
     from maxent_jax.exemplars import load_exemplar
-    from maxent_jax.parallel import chain_mesh, shard_state
-    from maxent_jax.synthesis import SynthesisConfig, synthesize
-    from maxent_jax.vgg import random_variables
+    from maxent_jax.run.parallel import chain_mesh, shard_state
+    from maxent_jax.tasks.texture import SynthesisConfig, synthesize
+    from maxent_jax.nn.vgg import random_variables
 
     out = {"devices": jax.device_count()}
     v = random_variables(jax.random.key(0))

@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from maxent_jax.energy import macrocanonical_energy
-from maxent_jax.schedules import Exponents, check_conditions, constant, stages
-from maxent_jax.soul import make_projection, soul_init, soul_run
+from maxent_jax.sampling.energy import macrocanonical_energy
+from maxent_jax.sampling.schedules import Exponents, check_conditions, constant, stages
+from maxent_jax.sampling.soul import make_projection, soul_init, soul_run
 
 
 def ula_theta(gamma, target):
@@ -84,7 +84,7 @@ def test_projection_keeps_theta_in_the_ball_and_box():
 
 
 def test_vmapped_chains_equal_per_chain_runs_with_the_same_keys():
-    from maxent_jax.langevin import ULAState, ula_step
+    from maxent_jax.sampling.langevin import ULAState, ula_step
     energy = macrocanonical_energy(lambda x: jnp.sin(x).ravel(), jnp.zeros(6), eps=0.5)
     opt = optax.sgd(0.0)  # theta fixed: chains are independent given theta
     theta = jnp.linspace(-1, 1, 6)

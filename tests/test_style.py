@@ -10,12 +10,12 @@ import numpy as np
 import optax
 import pytest
 
-from maxent_jax import features as feats
-from maxent_jax import style as st
+from maxent_jax.nn import features as feats
+from maxent_jax.tasks import style as st
 from maxent_jax.exemplars import load_exemplar
 from maxent_jax.io import save_image
-from maxent_jax.soul import SOULInfo, soul_init
-from maxent_jax.vgg import VGG19, random_variables
+from maxent_jax.sampling.soul import SOULInfo, soul_init
+from maxent_jax.nn.vgg import VGG19, random_variables
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1")
 
@@ -150,7 +150,7 @@ def test_config_validation(change, message):
 def test_defaults_follow_the_synthesis_regime():
     """Extensive energy, gamma and the optimistic theta step of SynthesisConfig; the theta step
     of the config is the optax transformation of ``soul.theta_optimizer``."""
-    from maxent_jax.synthesis import SynthesisConfig
+    from maxent_jax.tasks.texture import SynthesisConfig
 
     ref, config = SynthesisConfig(), st.StyleConfig()
     assert (config.gamma, config.optimism, config.extensive) == (ref.gamma, ref.optimism, True)

@@ -11,9 +11,9 @@ import pytest
 
 from maxent_jax.cli import main
 from maxent_jax.io import load_image, save_image
-from maxent_jax.synthesis import (DivergenceError, SynthesisConfig, initial_positions,
+from maxent_jax.tasks.texture import (DivergenceError, SynthesisConfig, initial_positions,
                                   synthesize)
-from maxent_jax.vgg import random_variables
+from maxent_jax.nn.vgg import random_variables
 
 SMALL = SynthesisConfig(layers=("relu1_1", "relu2_1"), iterations=6, chains=2, inner_steps=2,
                         checkpoint_every=3, gamma=1e-5, delta=1.0)

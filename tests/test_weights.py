@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import torch
 
-from maxent_jax import weights as W
+from maxent_jax.nn import weights as W
 from maxent_jax.cli import main as cli_main
 
 NORMALISED_INDICES = (2, 5, 9, 12, 16, 19, 22, 25, 29, 32, 35, 38, 42, 45, 48, 51)
@@ -667,7 +667,7 @@ def test_cli_convert_weights_errors(tmp_path, capsys):
 
 def test_library_does_not_import_torch():
     code = (
-        "import sys, maxent_jax.weights as W; W.load_weights(cache=False); "
+        "import sys, maxent_jax.nn.weights as W; W.load_weights(cache=False); "
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -36,8 +36,8 @@ import jax
 import jax.numpy as jnp
 
 from maxent_jax.baselines.microcanonical import max_entropy_noise
-from maxent_jax.features import (FeatureSpec, get_spec, gram_matrices, vgg_for,
-                                 with_conv_kernels)
+from maxent_jax.nn.backbone import Backbone, prepare_backbone
+from maxent_jax.nn.features import FeatureSpec, get_spec, gram_matrices
 
 __all__ = [
     "GATYS_LAYERS",
@@ -116,18 +116,16 @@ def _weights(config: GatysConfig, spec: FeatureSpec) -> dict[str, float]:
     return {name: float(by_name[name]) for name in spec.layers}
 
 
-def target_grams(spec: FeatureSpec, variables: Mapping[str, Any], exemplar: Array) -> dict:
-    """G_l(x0) for every layer of ``spec``."""
-    return gram_matrices(vgg_for(spec).apply(variables, exemplar))
+def target_grams(backbone: Backbone, exemplar: Array) -> dict:
+    """G_l(x0) for every layer of the backbone's spec (prepared for the exemplar's size)."""
+    return gram_matrices(backbone.resized(exemplar.shape[:2]).activations(exemplar))
 
 
-def gram_loss(spec: FeatureSpec, variables: Mapping[str, Any], targets: Mapping[str, Array],
+def gram_loss(backbone: Backbone, targets: Mapping[str, Array],
               weights: Mapping[str, float]) -> Callable[[Array], Array]:
     """``x -> sum_l (w_l / 4) ||G_l(x) - G_l(x0)||_F^2 / N_l^2`` (Gatys et al. 2015, eq. 4-5)."""
-    net = vgg_for(spec)
-
     def loss(x: Array) -> Array:
-        grams = gram_matrices(net.apply(variables, x))
+        grams = gram_matrices(backbone.activations(x))
         return sum(weights[k] / 4 * jnp.sum((grams[k] - targets[k]) ** 2) / targets[k].shape[0] ** 2
                    for k in targets)
 
@@ -261,10 +259,8 @@ def gatys_synthesize(key: Array, exemplar: Array, variables: Mapping[str, Any],
     On the CPU the convolutions are Winograd ones for the samples' size, as in synthesis.
     """
     spec = gatys_spec(config)
-    out_hw = size if size is not None else exemplar.shape[:2]
-    variables = with_conv_kernels(spec, variables, out_hw)
-    loss = gram_loss(spec, variables, target_grams(spec, variables, exemplar),
-                     _weights(config, spec))
+    backbone = prepare_backbone(spec, variables, size if size is not None else exemplar.shape[:2])
+    loss = gram_loss(backbone, target_grams(backbone, exemplar), _weights(config, spec))
     fn = jax.value_and_grad(loss)
     lower, upper = box_bounds(exemplar, config.bounds)
     starts = jnp.clip(max_entropy_noise(key, exemplar, size=size, num=num), lower, upper)

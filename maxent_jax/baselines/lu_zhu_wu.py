@@ -7,14 +7,15 @@ Their stationary FRAME model (Zhu, Wu & Mumford, IJCV 1998) with CNN filters F_k
 learnt by maximum likelihood: M persistent chains each make L Langevin steps
 ``x <- x + (d^2 / 2) grad log p_w(x) + d Z``, then
 ``w <- w + eta (F(x0) - mean_chains F(x_L))``. In the notation of this library
-(:mod:`maxent_jax.energy`) this is the macrocanonical Gibbs model
+(:mod:`maxent_jax.sampling.energy`) this is the macrocanonical Gibbs model
 ``U_theta(x) = |Omega| <theta, F(x) - F(x0)> + (eps / 2) ||x - m0||^2`` (the extensive
 energy, F the channel means) with ``theta = -w`` (up to a per-layer scale, point 4 below),
 ``eps = 1 / sigma^2`` and ``c = m0`` (the shift by F(x0) only changes Z), sampled by ULA with
 ``gamma = d^2 / 2`` and learnt by a stochastic gradient step on theta: the maths of SOUL
 (De Bortoli et al., Stat. Comput. 2021), whose energy, ULA kernel, optax theta update,
-projection, state and diagnostics are reused here. Each difference from
-:func:`maxent_jax.soul.soul_step` and from the macrocanonical runs of :mod:`maxent_jax.synthesis`:
+projection, state and diagnostics are reused here: :func:`lzw_kernel` is the SOUL kernel
+(:func:`maxent_jax.sampling.soul.soul`) with ``num_inner = L`` and ``estimator="last"``. Each
+difference from the macrocanonical runs of :mod:`maxent_jax.tasks.texture`:
 
 1. **Estimator of E_theta[F].** LZW average F over the chains' *last* samples, after the L
    Langevin steps; SOUL averages over the positions every inner step starts from. One extra
@@ -48,12 +49,12 @@ import jax.numpy as jnp
 import optax
 
 from maxent_jax.baselines.microcanonical import max_entropy_noise
-from maxent_jax.energy import EnergyFn, macrocanonical_energy, reference_centre
-from maxent_jax.features import (FeatureSpec, feature_dim, get_spec, layer_slices, make_feature_fn,
-                                 with_conv_kernels)
-from maxent_jax.langevin import ULAState, ula_step
-from maxent_jax.schedules import Schedule, constant
-from maxent_jax.soul import SOULInfo, SOULState, block_norms, soul_init
+from maxent_jax.nn.backbone import prepare_backbone
+from maxent_jax.nn.features import FeatureSpec, feature_dim, get_spec
+from maxent_jax.sampling.energy import EnergyFn, macrocanonical_energy, reference_centre
+from maxent_jax.sampling.scan import scan_steps
+from maxent_jax.sampling.schedules import Schedule, constant
+from maxent_jax.sampling.soul import SOULInfo, SOULKernel, SOULState, soul, soul_init
 
 __all__ = [
     "LZW_LAYERS",
@@ -61,7 +62,7 @@ __all__ = [
     "lzw_spec",
     "lzw_energy",
     "lzw_init",
-    "lzw_step",
+    "lzw_kernel",
     "lzw_run",
     "lzw_synthesize",
 ]
@@ -94,23 +95,19 @@ def lzw_spec(config: LuZhuWuConfig = LuZhuWuConfig()) -> FeatureSpec:
 
 
 def lzw_energy(feature_fn: Callable[[Array], Array], exemplar: Array,
-               sigma: Optional[float | Array] = None, *, extensive: bool = True) -> EnergyFn:
+               sigma: Optional[float | Array] = None, *, extensive: bool = True,
+               target: Optional[Array] = None) -> EnergyFn:
     """``(theta, x) -> (U, F(x) - F(x0))``, U = |Omega| <theta, F(x) - F(x0)> + |x - m0|^2 / (2 s^2).
 
-    That is ``macrocanonical_energy(..., eps=1 / sigma^2, centre=m0, extensive=extensive)``,
-    with the reference term added here so that sigma (by default the exemplar's std) may be a
-    traced value. ``extensive=True`` multiplies the feature term by the number of pixels
-    |Omega| (FRAME's sum over positions; difference 4 of the module docstring).
+    That is ``macrocanonical_energy(..., eps=1 / sigma^2, centre=m0, extensive=extensive)``;
+    sigma (by default the exemplar's std) may be a traced value. ``extensive=True``
+    multiplies the feature term by the number of pixels |Omega| (FRAME's sum over positions;
+    difference 4 of the module docstring). ``target``: F(x0) if already computed.
     """
-    feature_energy = macrocanonical_energy(feature_fn, feature_fn(exemplar), extensive=extensive)
-    centre = reference_centre(exemplar, "mean")
     sigma = jnp.std(exemplar) if sigma is None else sigma
-
-    def energy(theta: Array, x: Array) -> tuple[Array, Array]:
-        u, gap = feature_energy(theta, x)
-        return u + 0.5 * jnp.sum((x - centre) ** 2) / sigma**2, gap
-
-    return energy
+    return macrocanonical_energy(feature_fn, feature_fn(exemplar) if target is None else target,
+                                 eps=1.0 / jnp.asarray(sigma) ** 2,
+                                 centre=reference_centre(exemplar, "mean"), extensive=extensive)
 
 
 def lzw_init(positions: Array, num_features: int,
@@ -119,44 +116,20 @@ def lzw_init(positions: Array, num_features: int,
     return soul_init(positions, jnp.zeros(num_features, jnp.float32), optimizer)
 
 
-def _langevin(key: Array, positions: Array, potential, gamma: Array, num_steps: int) -> Array:
-    """``num_steps`` ULA steps of every chain (vmap), returning the last positions."""
-    def move(k, x):
-        return ula_step(k, ULAState(x), potential, gamma)[0].position
-
-    def body(x, k):
-        return jax.vmap(move)(jax.random.split(k, x.shape[0]), x), None
-
-    return jax.lax.scan(body, positions, jax.random.split(key, num_steps))[0]
-
-
-def lzw_step(key: Array, state: SOULState, energy_fn: EnergyFn, *,
-             optimizer: optax.GradientTransformation, step_size: Schedule,
-             num_langevin: int = 5, projection: Optional[Projection] = None,
-             block_sizes: Optional[Sequence[int]] = None) -> tuple[SOULState, SOULInfo]:
-    """L Langevin steps of every chain, then ``theta <- theta + eta mean_c (F(x_L^c) - F(x0))``."""
-    gamma = step_size(state.step)
-    potential = lambda x: energy_fn(state.theta, x)  # noqa: E731
-    positions = _langevin(key, state.positions, potential, gamma, num_langevin)
-    energies, gaps = jax.vmap(potential)(positions)  # F at the last samples (difference 1)
-    mean_gap = gaps.mean(0)
-    updates, opt_state = optimizer.update(-mean_gap, state.opt_state, state.theta)
-    theta = optax.apply_updates(state.theta, updates)
-    theta = theta if projection is None else projection(theta)
-    new = state._replace(positions=positions, theta=theta, opt_state=opt_state,
-                         step=state.step + 1)
-    info = SOULInfo(jnp.linalg.norm(theta), block_norms(mean_gap, block_sizes),
-                    energies.mean(), jnp.asarray(gamma, jnp.float32), theta)
-    return new, info
+def lzw_kernel(energy_fn: EnergyFn, *, optimizer: optax.GradientTransformation,
+               step_size: Schedule, num_langevin: int = 5,
+               projection: Optional[Projection] = None,
+               block_sizes: Optional[Sequence[int]] = None) -> SOULKernel:
+    """L Langevin steps of every chain, then ``theta <- theta + eta mean_c (F(x_L^c) - F(x0))``:
+    the SOUL kernel with F taken at the last samples (difference 1)."""
+    return soul(energy_fn, optimizer, step_size, num_inner=num_langevin, projection=projection,
+                block_sizes=block_sizes, estimator="last")
 
 
 def lzw_run(key: Array, state: SOULState, energy_fn: EnergyFn, num_steps: int,
-            **step_kwargs: Any) -> tuple[SOULState, SOULInfo]:
+            **kernel_kwargs: Any) -> tuple[SOULState, SOULInfo]:
     """``num_steps`` learning iterations in one ``lax.scan``; step n uses ``fold_in(key, n)``."""
-    def body(s, _):
-        return lzw_step(jax.random.fold_in(key, s.step), s, energy_fn, **step_kwargs)
-
-    return jax.lax.scan(body, state, None, length=num_steps)
+    return scan_steps(lzw_kernel(energy_fn, **kernel_kwargs).step, key, state, num_steps)
 
 
 def lzw_synthesize(key: Array, exemplar: Array, variables: Mapping[str, Any],
@@ -166,14 +139,14 @@ def lzw_synthesize(key: Array, exemplar: Array, variables: Mapping[str, Any],
     the M chains' last samples) and the stacked per-iteration infos. Jit it with ``config``
     and ``size`` static. On the CPU the convolutions are Winograd ones for the samples' size."""
     spec = lzw_spec(config)
-    out_hw = size if size is not None else exemplar.shape[:2]
-    variables = with_conv_kernels(spec, variables, out_hw)
-    energy = lzw_energy(make_feature_fn(spec, variables), exemplar, config.sigma)
+    out_hw = tuple(size) if size is not None else exemplar.shape[:2]
+    backbone = prepare_backbone(spec, variables, out_hw)
+    target = backbone.resized(exemplar.shape[:2]).features(exemplar)
+    energy = lzw_energy(backbone.features, exemplar, config.sigma, target=target)
     init_key, run_key = jax.random.split(key)
     opt = optax.sgd(config.learning_rate)
     state = lzw_init(max_entropy_noise(init_key, exemplar, size=size, num=config.chains),
                      feature_dim(spec), opt)
-    sizes = [sl.stop - sl.start for sl in layer_slices(spec).values()]
     return lzw_run(run_key, state, energy, config.iterations, optimizer=opt,
                    step_size=constant(config.gamma), num_langevin=config.langevin_steps,
-                   block_sizes=sizes)
+                   block_sizes=backbone.block_sizes())

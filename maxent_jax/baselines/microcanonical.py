@@ -8,7 +8,7 @@ descent on
 
 i.e. ``x_{k+1} = x_k - lr grad E(x_k)`` (the normalisation by ||F(x0)||^2 makes ``lr``
 comparable between exemplars and feature sets). The features are the macrocanonical model's
-own (VGG-19 channel means, :mod:`maxent_jax.features`), so the two models differ only in how
+own (VGG-19 channel means, :mod:`maxent_jax.nn.features`), so the two models differ only in how
 the constraint is imposed. The descent is an optax transformation (``optax.sgd`` by default,
 plain gradient descent; momentum is an option), optionally followed by a projection (e.g. onto
 the box [0, 1]).
@@ -26,8 +26,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from maxent_jax.features import FeatureSpec, get_spec, make_feature_fn, with_conv_kernels
-from maxent_jax.gaussian import adsn
+from maxent_jax.nn.backbone import prepare_backbone
+from maxent_jax.nn.features import FeatureSpec, get_spec
+from maxent_jax.tasks.starts import noise_starts, starts
 
 __all__ = [
     "MicrocanonicalConfig",
@@ -47,7 +48,7 @@ LossFn = Callable[[Array], tuple[Array, Array]]
 
 
 class MicrocanonicalConfig(NamedTuple):
-    """Features (as :class:`maxent_jax.synthesis.SynthesisConfig`), descent and start."""
+    """Features (as :class:`maxent_jax.tasks.texture.SynthesisConfig`), descent and start."""
 
     preset: str = "full"
     layers: Optional[tuple[str, ...]] = None
@@ -77,10 +78,9 @@ class MicrocanonicalInfo(NamedTuple):
 
 def max_entropy_noise(key: Array, exemplar: Array, *, size: Optional[Sequence[int]] = None,
                       num: int = 1) -> Array:
-    """``(num, H, W, C)`` white Gaussian noise with the exemplar's channel means and stds."""
-    size = tuple(size) if size is not None else exemplar.shape[:2]
-    mean, std = jnp.mean(exemplar, axis=(0, 1)), jnp.std(exemplar, axis=(0, 1))
-    return mean + std * jax.random.normal(key, (num, *size, exemplar.shape[-1]))
+    """``(num, H, W, C)`` white Gaussian noise with the exemplar's channel means and stds
+    (:func:`maxent_jax.tasks.starts.noise_starts`)."""
+    return noise_starts(key, exemplar, size if size is not None else exemplar.shape[:2], num)
 
 
 def microcanonical_spec(config: MicrocanonicalConfig = MicrocanonicalConfig()) -> FeatureSpec:
@@ -132,17 +132,6 @@ def _optimizer(config: MicrocanonicalConfig) -> optax.GradientTransformation:
     return optax.sgd(config.learning_rate, momentum=config.momentum)
 
 
-def _starts(key: Array, exemplar: Array, config: MicrocanonicalConfig,
-            size: Optional[Sequence[int]], num: int) -> Array:
-    if config.init == "noise":
-        return max_entropy_noise(key, exemplar, size=size, num=num)
-    if config.init == "adsn":  # stationary: a crop of a larger sample has the same law
-        size = tuple(size) if size is not None else exemplar.shape[:2]
-        big = tuple(max(a, b) for a, b in zip(size, exemplar.shape[:2]))
-        return adsn(key, exemplar, size=big, num=num)[:, : size[0], : size[1]]
-    raise ValueError(f"init must be 'noise' or 'adsn', got {config.init!r}")
-
-
 def microcanonical_synthesize(key: Array, exemplar: Array, variables: Mapping[str, Any],
                               config: MicrocanonicalConfig = MicrocanonicalConfig(), *,
                               size: Optional[Sequence[int]] = None, num: int = 1
@@ -154,10 +143,10 @@ def microcanonical_synthesize(key: Array, exemplar: Array, variables: Mapping[st
     convolutions are Winograd ones for the samples' size, as in synthesis.
     """
     spec = microcanonical_spec(config)
-    out_hw = size if size is not None else exemplar.shape[:2]
-    variables = with_conv_kernels(spec, variables, out_hw)
-    feature_fn = make_feature_fn(spec, variables)
-    loss_fn = microcanonical_loss(feature_fn, feature_fn(exemplar))
+    out_hw = tuple(size) if size is not None else exemplar.shape[:2]
+    backbone = prepare_backbone(spec, variables, out_hw)
+    target = backbone.resized(exemplar.shape[:2]).features(exemplar)
+    loss_fn = microcanonical_loss(backbone.features, target)
     opt = _optimizer(config)
     projection = (lambda x: jnp.clip(x, 0.0, 1.0)) if config.clip else None
 
@@ -165,4 +154,4 @@ def microcanonical_synthesize(key: Array, exemplar: Array, variables: Mapping[st
         return microcanonical_run(microcanonical_init(x0, opt), loss_fn, config.iterations,
                                   optimizer=opt, projection=projection)
 
-    return jax.vmap(one)(_starts(key, exemplar, config, size, num))
+    return jax.vmap(one)(starts(config.init, key, exemplar, out_hw, num))

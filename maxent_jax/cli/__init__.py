@@ -13,7 +13,7 @@ from typing import Sequence
 
 __all__ = ["main", "build_parser"]
 
-_SUBCOMMANDS = ("gaussian", "features", "convert_weights", "synthesize", "style", "inpaint")
+_SUBCOMMANDS = ("gaussian", "features", "convert_weights", "synthesize", "sample", "style", "inpaint")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     enable_compile_cache()
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError, OSError) as err:
+    except (ValueError, FileNotFoundError, RuntimeError, OSError, KeyboardInterrupt) as err:
         print(f"maxent-jax {args.command}: error: {err}", file=sys.stderr)
         return 2
 

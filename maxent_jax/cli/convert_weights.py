@@ -1,6 +1,6 @@
 """``maxent-jax convert-weights SRC -o DST``: VGG-19 weights to a maxent-jax ``.npz``.
 
-SRC is any file :func:`maxent_jax.weights.load_weights` reads (legacy or zip PyTorch checkpoint,
+SRC is any file :func:`maxent_jax.nn.weights.load_weights` reads (legacy or zip PyTorch checkpoint,
 Keras ``.h5``, or a converted ``.npz``), detected from its content. The output is deterministic and
 is re-read and verified before the command reports it.
 """
@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from maxent_jax.weights import convert_weights, load_weights
+from maxent_jax.nn.weights import convert_weights, load_weights
 
 __all__ = ["add_parser", "run"]
 

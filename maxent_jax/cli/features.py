@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from maxent_jax.cli._common import (add_network_arguments, add_weights_argument, layers_arg,
-                                    load_variables)
+from maxent_jax.cli._common import add_network_arguments, add_weights_argument
 from maxent_jax.io import load_image
 
 __all__ = ["add_parser", "run"]
@@ -29,13 +28,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import jax
 
-    from maxent_jax import features as feats
+    from maxent_jax.nn import features as feats
 
-    spec = feats.get_spec(args.preset, layers=layers_arg(args.layers),
-                          activation=args.activation, pooling=args.pooling, padding=args.padding)
+    from maxent_jax.nn.backbone import check_image_size, load_backbone
+
+    spec = feats.get_spec(args.preset, layers=args.layers, activation=args.activation,
+                          pooling=args.pooling, padding=args.padding)
     image = load_image(args.image)
-    variables = load_variables(args.weights)
-    f = jax.jit(feats.features, static_argnums=0)(spec, variables, image)
+    check_image_size(image.shape[:2], spec, f"the image {args.image}")
+    backbone = load_backbone(spec, image.shape[:2], args.weights)
+    f = jax.jit(lambda b, x: b.features(x))(backbone, image)
+    if not np.isfinite(np.asarray(f)).all():
+        raise ValueError(f"F(x) of {args.image} is not finite (NaN or infinite pixels?)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.save(args.out, np.asarray(f))
     print(f"wrote F(x) (p = {f.shape[0]}, layers {', '.join(spec.layers)}) to {args.out}")

@@ -4,7 +4,7 @@
                         [--seed S] [--no-periodic]
 
 writes ``DIR/sample_000.png``, ``DIR/sample_001.png``, ... (values clipped to [0, 1]); grey
-exemplars give grey samples. See :mod:`maxent_jax.gaussian` (Galerne, Gousseau, Morel 2011).
+exemplars give grey samples. See :mod:`maxent_jax.tasks.gaussian` (Galerne, Gousseau, Morel 2011).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from maxent_jax import gaussian
+from maxent_jax.tasks import gaussian
 from maxent_jax.io import load_image, save_image
 
 __all__ = ["add_parser", "run"]

@@ -3,8 +3,9 @@
 MASK is an image of IMAGE's size whose white pixels are unknown (black: known). Writes
 ``inpainted_000.png`` ... (one per sample/chain), ``masked.png`` (the input with the hole in
 black), ``mask.png`` and ``config.json``; with ``--model cnn`` also ``gaussian_000.png`` ... (the
-Gaussian conditional samples the chains start from), ``trace.npz`` and ``trace.png``.
-See :mod:`maxent_jax.inpaint`.
+Gaussian conditional samples the chains start from), ``trace.npz`` and ``trace.png`` (and ``checkpoint.npz`` with ``--checkpoint-every K``;
+``--resume`` continues).
+See :mod:`maxent_jax.tasks.inpaint`.
 """
 
 from __future__ import annotations
@@ -17,18 +18,18 @@ from typing import Any
 
 import numpy as np
 
-from maxent_jax.cli._common import add_network_arguments
-from maxent_jax.cli.style import add_soul_arguments, save_images, soul_settings, write_record
+from maxent_jax.cli._common import (add_run_arguments, add_settings_arguments, config_from_args,
+                                    load_backbone_arg, save_images, start_distributed,
+                                    write_record)
 from maxent_jax.io import load_image, save_image
 
-__all__ = ["add_parser", "run", "config_from_args", "load_inputs"]
+__all__ = ["add_parser", "run", "load_inputs"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register the ``inpaint`` sub-command."""
-    from maxent_jax.inpaint import InpaintConfig
+    from maxent_jax.tasks.inpaint import InpaintConfig
 
-    d = InpaintConfig()
     p = sub.add_parser(
         "inpaint", help="fill the white pixels of MASK in IMAGE with texture (known pixels kept)",
         description="Texture inpainting: Gaussian conditional simulation (kriging; Galerne & "
@@ -38,38 +39,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("mask", type=Path, metavar="MASK",
                    help="black and white image of IMAGE's size; white pixels are unknown")
     p.add_argument("--out-dir", type=Path, required=True, metavar="DIR")
-    p.add_argument("--model", choices=("gaussian", "cnn"), default=d.model,
-                   help="gaussian: exact conditional simulation of the ADSN model; cnn: "
-                        "macrocanonical CNN model, started from Gaussian samples")
     p.add_argument("--exemplar", type=Path, default=None, metavar="PATH",
                    help="learn the model on this texture instead of the known part of IMAGE")
     p.add_argument("--max-side", type=int, default=0,
                    help="shrink IMAGE and MASK so the longer side is at most this (0: keep); "
                         "a pixel partly under the mask stays unknown")
-    p.add_argument("--num", "--chains", dest="chains", type=int, default=d.chains,
-                   help="number of samples (chains)")
-    p.add_argument("--border", type=int, default=d.border,
+    p.add_argument("--num", dest="chains", type=int, default=InpaintConfig().chains,
+                   help="number of samples (chains; same as --chains)")
+    p.add_argument("--border", type=int, default=InpaintConfig().border,
                    help="width of the band of known pixels conditioned on (0: all known "
-                        f"pixels; default {d.border})")
-    p.add_argument("--jitter", type=float, default=d.jitter,
-                   help="kriging nugget, relative to the mean pixel variance")
-    p.add_argument("--iterations", type=int, default=d.iterations,
-                   help="outer SOUL steps (cnn)")
-    add_network_arguments(p)
-    p.add_argument("--colour-stats", action="store_true",
-                   help="also constrain the RGB mean and covariance (cnn)")
-    add_soul_arguments(p, d)
+                        f"pixels; default {InpaintConfig().border})")
+    add_settings_arguments(p, InpaintConfig, ("network", "sampler", "learner", "run", "task"))
+    add_run_arguments(p)
     p.set_defaults(func=run)
-
-
-def config_from_args(args: argparse.Namespace) -> Any:
-    """The :class:`maxent_jax.inpaint.InpaintConfig` of the command line (validated)."""
-    from maxent_jax.inpaint import InpaintConfig
-
-    if args.border < 0:
-        raise ValueError(f"--border must be >= 0 (0: all known pixels), got {args.border}")
-    return InpaintConfig(model=args.model, border=args.border or None, jitter=args.jitter,
-                         **soul_settings(args)).validate()
 
 
 def _shrink(image: np.ndarray, mask: np.ndarray, max_side: int) -> tuple[np.ndarray, np.ndarray]:
@@ -83,12 +65,15 @@ def _shrink(image: np.ndarray, mask: np.ndarray, max_side: int) -> tuple[np.ndar
 
 def load_inputs(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any]:
     """IMAGE, the validated boolean MASK (True: unknown) and the exemplar (or None)."""
-    from maxent_jax.inpaint import load_mask
+    from maxent_jax.tasks.inpaint import load_mask
 
     if args.max_side and args.max_side < 16:
         raise ValueError("--max-side must be 0 (keep) or at least 16")
     image = load_image(args.image)
-    mask = np.asarray(load_mask(args.mask, image.shape))
+    try:
+        mask = np.asarray(load_mask(args.mask, image.shape))
+    except ValueError as err:
+        raise ValueError(f"mask {args.mask} (image {args.image}): {err}") from None
     image, mask = _shrink(image, mask, args.max_side)
     exemplar = None if args.exemplar is None else load_image(args.exemplar)
     if exemplar is not None and exemplar.shape[-1] != image.shape[-1]:
@@ -98,17 +83,27 @@ def load_inputs(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Inpaint and write the outputs; returns 0."""
-    from maxent_jax.cli._common import load_variables
-    from maxent_jax.inpaint import inpaint_image, validate_mask
+    from maxent_jax.nn.backbone import check_image_size
+    from maxent_jax.tasks.inpaint import InpaintConfig, inpaint_image, validate_mask
 
-    config = config_from_args(args)
+    if args.border < 0:
+        raise ValueError(f"--border must be >= 0 (0: all known pixels), got {args.border}")
+    start_distributed(args)
+    config = config_from_args(InpaintConfig, args, border=args.border or None)
     image, mask, exemplar = load_inputs(args)
     validate_mask(mask, image.shape)  # still both known and unknown pixels after --max-side
-    variables = load_variables(args.weights) if config.model == "cnn" else None
+    backbone = None
+    if config.model == "cnn":
+        check_image_size(image.shape[:2], config.spec(), f"the image {args.image}")
+        if exemplar is not None:
+            check_image_size(exemplar.shape[:2], config.spec(), f"the exemplar {args.exemplar}")
+        backbone = load_backbone_arg(args, config.spec(), image.shape[:2])
     args.out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    result = inpaint_image(image, mask, variables, config, exemplar=exemplar,
-                         progress=not args.no_progress)
+    result = inpaint_image(image, mask, backbone, config, exemplar=exemplar,
+                           out_dir=args.out_dir, resume=args.resume,
+                           checkpoint=args.checkpoint_every is not None,
+                           progress=not args.no_progress, devices=args.devices)
     seconds = time.perf_counter() - start
     paths = _write(args.out_dir, image, mask, result, config, {
         "image": str(args.image), "mask": str(args.mask), "max_side": args.max_side,

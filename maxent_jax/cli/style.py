@@ -2,32 +2,31 @@
 
 Writes ``result_000.png`` ... (last iterate of each chain), ``average_000.png`` ... (with
 ``--average-last``), ``content.png`` and ``style.png`` (the images as used), ``trace.npz``,
-``trace.png`` and ``config.json``. See :mod:`maxent_jax.style`.
+``trace.png`` and ``config.json``; with ``--checkpoint-every K`` also ``checkpoint.npz``
+(``--resume`` continues). See :mod:`maxent_jax.tasks.style`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
-from maxent_jax.cli._common import (add_network_arguments, add_weights_argument, layers_arg,
-                                    load_exemplar_arg, load_variables)
+from maxent_jax.cli._common import (add_run_arguments, add_settings_arguments, config_from_args,
+                                    load_backbone_arg, load_exemplar_arg, save_images,
+                                    start_distributed, write_record)
 from maxent_jax.io import save_image
 
-__all__ = ["add_parser", "run", "config_from_args", "add_soul_arguments", "soul_settings",
-           "save_images", "write_record", "resize_to", "plot_style_trace"]
+__all__ = ["add_parser", "run", "resize_to", "plot_style_trace"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register the ``style`` sub-command."""
-    from maxent_jax.style import StyleConfig
+    from maxent_jax.tasks.style import StyleConfig
 
-    d = StyleConfig()
     p = sub.add_parser(
         "style", help="style transfer: sample the style model of STYLE near CONTENT (SOUL)",
         description="Learn theta by SOUL and sample Pi_theta ∝ exp(-H W (beta <theta, F_s(x) - "
@@ -42,63 +41,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-side", type=int, default=128,
                    help="shrink both images so their longer side is at most this (0: keep; "
                         "default 128, a CPU-friendly size)")
-    p.add_argument("--iterations", type=int, default=d.iterations, help="outer SOUL steps")
-    p.add_argument("--content-weight", type=float, default=d.content_weight,
-                   help=f"weight w of the content term (0: style model only; default "
-                        f"{d.content_weight:g}; above about 3e-5 / gamma lower --gamma)")
-    p.add_argument("--content-layers", default=",".join(d.content_layers),
-                   help="comma-separated layers of the content term (default: relu2_1; at 256 px "
-                        "and above try relu3_1 or relu4_2)")
-    add_network_arguments(p)
-    p.add_argument("--colour-stats", action="store_true",
-                   help="also constrain the RGB mean and covariance of the style image")
-    p.add_argument("--init", choices=("content", "adsn", "noise"), default=d.init,
-                   help="starting images (default: the content image)")
-    p.add_argument("--chains", type=int, default=d.chains)
-    add_soul_arguments(p, d)
+    add_settings_arguments(p, StyleConfig, ("network", "sampler", "learner", "run", "task"))
+    add_run_arguments(p)
     p.set_defaults(func=run)
-
-
-def add_soul_arguments(p: argparse.ArgumentParser, d: Any) -> None:
-    """The sampler options shared by ``style`` and ``inpaint`` (defaults from the config ``d``),
-    then --weights and --no-progress."""
-    p.add_argument("--inner-steps", type=int, default=d.inner_steps)
-    p.add_argument("--gamma", type=float, default=d.gamma,
-                   help=f"Langevin step (pixel units; default {d.gamma:g})")
-    p.add_argument("--delta", type=float, default=d.delta,
-                   help=f"theta step (default {d.delta:g})")
-    p.add_argument("--optimism", type=float, default=d.optimism,
-                   help="b of the optimistic theta step delta((1+b) g_n - b g_(n-1)); 0: plain "
-                        f"SOUL step (default {d.optimism:g})")
-    p.add_argument("--beta", type=float, default=d.beta)
-    p.add_argument("--eps", type=float, default=d.eps, help="reference measure weight")
-    p.add_argument("--optimizer", choices=("sgd", "adam"), default=d.optimizer)
-    p.add_argument("--average-last", type=int, default=0, metavar="N",
-                   help="also write the average of the last N outer steps' positions")
-    p.add_argument("--seed", type=int, default=d.seed)
-    add_weights_argument(p)
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def soul_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """:class:`maxent_jax.style.SOULSettings` fields from :func:`add_soul_arguments` and the
-    network options."""
-    return dict(
-        preset=args.preset, layers=layers_arg(args.layers), activation=args.activation,
-        pooling=args.pooling, padding=args.padding, colour=args.colour_stats,
-        iterations=args.iterations, chains=args.chains, inner_steps=args.inner_steps,
-        gamma=args.gamma, delta=args.delta, optimism=args.optimism, beta=args.beta,
-        eps=args.eps, optimizer=args.optimizer, average_last=args.average_last, seed=args.seed)
-
-
-def config_from_args(args: argparse.Namespace, content_shape: tuple[int, ...]) -> Any:
-    """The :class:`maxent_jax.style.StyleConfig` of the command line (validated)."""
-    from maxent_jax.style import StyleConfig
-
-    return StyleConfig(
-        content_layers=layers_arg(args.content_layers) or (), size=tuple(content_shape[:2]),
-        content_weight=args.content_weight, init=args.init, **soul_settings(args),
-    ).validate()
 
 
 def resize_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -114,10 +59,8 @@ def resize_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def _load(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
-    if args.size is not None and min(args.size) < 16:
-        raise ValueError(f"--size {args.size[0]} {args.size[1]}: each side must be >= 16")
-    if args.max_side and args.max_side < 16:
-        raise ValueError("--max-side must be 0 (keep) or at least 16")
+    if args.size is not None and min(args.size) < 1:
+        raise ValueError(f"--size {args.size[0]} {args.size[1]}: each side must be >= 1")
     content = load_exemplar_arg(args.content, args.max_side)
     style = load_exemplar_arg(args.style, args.max_side)
     if args.size is not None:
@@ -127,17 +70,24 @@ def _load(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the style transfer and write its outputs; returns 0."""
-    from maxent_jax.style import transfer_style
+    from maxent_jax.nn.backbone import check_image_size
+    from maxent_jax.tasks.style import StyleConfig, transfer_style
 
+    start_distributed(args)
     content, style = _load(args)
-    config = config_from_args(args, content.shape)
-    variables = load_variables(args.weights)
+    config = config_from_args(StyleConfig, args, size=tuple(content.shape[:2]))
+    spec = config.spec()
+    check_image_size(content.shape[:2], spec, f"the content image {args.content}")
+    check_image_size(style.shape[:2], spec, f"the style image {args.style}")
+    backbone = load_backbone_arg(args, spec, content.shape[:2])
     args.out_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    result = transfer_style(content, style, backbone, config, out_dir=args.out_dir,
+                            resume=args.resume, checkpoint=args.checkpoint_every is not None,
+                            progress=not args.no_progress, devices=args.devices)
+    seconds = time.perf_counter() - start
     save_image(args.out_dir / "content.png", content)
     save_image(args.out_dir / "style.png", style)
-    start = time.perf_counter()
-    result = transfer_style(content, style, variables, config, progress=not args.no_progress)
-    seconds = time.perf_counter() - start
     paths = _write(args.out_dir, result, config, {
         "content": str(args.content), "style": str(args.style), "max_side": args.max_side,
         "weights": str(args.weights) if args.weights else None, "seconds": seconds})
@@ -154,23 +104,6 @@ def _write(out_dir: Path, result: Any, config: Any, extra: dict[str, Any]) -> li
     np.savez_compressed(out_dir / "trace.npz", **result.trace)
     paths += [out_dir / "trace.npz", plot_style_trace(result.trace, out_dir / "trace.png")]
     return paths + [write_record(out_dir, config, extra)]
-
-
-def save_images(out_dir: Path, prefix: str, images: Optional[np.ndarray]) -> list[Path]:
-    """``prefix_000.png``, ``prefix_001.png`` ... of a stack of images (none for None)."""
-    if images is None:
-        return []
-    return [save_image(out_dir / f"{prefix}_{i:03d}.png", x) for i, x in enumerate(images)]
-
-
-def write_record(out_dir: Path, config: Any, extra: dict[str, Any]) -> Path:
-    """``config.json``: the run's config, the package version and ``extra``."""
-    from maxent_jax import __version__
-
-    record = {"config": config.to_json(), "version": __version__, **extra}
-    path = out_dir / "config.json"
-    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    return path
 
 
 def plot_style_trace(trace: dict[str, np.ndarray], path: Path,

@@ -1,8 +1,8 @@
 """A plain PyTorch VGG-19 feature extractor (the reference the benchmarks compare against).
 
-Same network as ``maxent_jax.features`` with the paper preset: the weights' preprocessing,
+Same network as ``maxent_jax.nn.features`` with the paper preset: the weights' preprocessing,
 CELU (alpha 1), 2x2 average pooling, zero padding, channel means of the ten layers of
-DESIGN.md §2, nothing deeper than relu5_2. Weights come from ``maxent_jax.weights`` (numpy),
+DESIGN.md §2, nothing deeper than relu5_2. Weights come from ``maxent_jax.nn.weights`` (numpy),
 so both sides use identical numbers.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from maxent_jax.vgg import LAYER_NAMES
+from maxent_jax.nn.vgg import LAYER_NAMES
 
 
 class TorchFeatures(torch.nn.Module):

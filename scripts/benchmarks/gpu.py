@@ -30,8 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 import torch
 
-from maxent_jax import features as feats
-from maxent_jax.vgg import vgg_variables, with_transposed_kernels
+from maxent_jax.nn import features as feats
+from maxent_jax.nn.vgg import vgg_variables, with_transposed_kernels
 
 from _torch_reference import TorchFeatures  # noqa: E402  (script folder on sys.path)
 from soul import jax_time, torch_loop  # noqa: E402
@@ -132,7 +132,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     if args.weights:
-        from maxent_jax.weights import load_weights
+        from maxent_jax.nn.weights import load_weights
         weights = load_weights(args.weights, cache=False)
     else:
         weights = load(random_weights=True)

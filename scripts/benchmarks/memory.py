@@ -15,11 +15,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from maxent_jax import features as feats
-from maxent_jax.energy import macrocanonical_energy
-from maxent_jax.schedules import constant
-from maxent_jax.soul import soul_init, soul_run
-from maxent_jax.vgg import random_variables, with_transposed_kernels
+from maxent_jax.nn import features as feats
+from maxent_jax.sampling.energy import macrocanonical_energy
+from maxent_jax.sampling.schedules import constant
+from maxent_jax.sampling.soul import soul_init, soul_run
+from maxent_jax.nn.vgg import random_variables, with_transposed_kernels
 
 
 def needed_bytes(size: int, chains: int, remat: bool, variables) -> int:

@@ -16,11 +16,11 @@ import time
 import jax
 import numpy as np
 
-from maxent_jax import features as feats
+from maxent_jax.nn import features as feats
 from maxent_jax.exemplars import load_exemplar
-from maxent_jax.synthesis import SynthesisConfig, synthesize
-from maxent_jax.vgg import vgg_variables, with_transposed_kernels
-from maxent_jax.weights import load_weights
+from maxent_jax.tasks.texture import SynthesisConfig, synthesize
+from maxent_jax.nn.vgg import vgg_variables, with_transposed_kernels
+from maxent_jax.nn.weights import load_weights
 
 
 def main() -> None:

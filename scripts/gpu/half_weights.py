@@ -5,7 +5,7 @@
 
 ``export`` keeps the convolutions up to ``--upto`` (conv5_2 is the deepest one the ``paper``
 preset uses) as float16: 31 MB instead of 80 MB of float32. ``expand`` writes a float32
-``.npz`` that ``--weights`` reads (``maxent_jax.weights.save_weights``); the convolutions that
+``.npz`` that ``--weights`` reads (``maxent_jax.nn.weights.save_weights``); the convolutions that
 were not exported are **zeros**, so only presets that stop at or before ``--upto`` are valid
 with it. Rounding to float16 changes the weights by about 5e-4 relative.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from maxent_jax.weights import CONV_NAMES, VGGWeights, load_weights, save_weights
+from maxent_jax.nn.weights import CONV_NAMES, VGGWeights, load_weights, save_weights
 
 
 def export(upto: str, dst: Path) -> None:
@@ -33,7 +33,7 @@ def export(upto: str, dst: Path) -> None:
 
 
 def expand(src: Path, dst: Path) -> None:
-    from maxent_jax.vgg import CONV_CHANNELS
+    from maxent_jax.nn.vgg import CONV_CHANNELS
     with np.load(src, allow_pickle=False) as data:
         params, cin = {}, 3
         for name in CONV_NAMES:

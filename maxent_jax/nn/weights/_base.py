@@ -1,6 +1,6 @@
 """VGG-19 weights: the shapes every reader checks against, the errors and :class:`VGGWeights`.
 
-Shared by every reader of :mod:`maxent_jax.weights`: the 16 convolution names and their HWIO
+Shared by every reader of :mod:`maxent_jax.nn.weights`: the 16 convolution names and their HWIO
 kernel shapes, the native padding of each source, and :func:`_validated`, which checks a set of
 arrays against VGG-19 (Simonyan & Zisserman, ICLR 2015) and builds the :class:`VGGWeights`.
 """

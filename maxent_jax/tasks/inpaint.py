@@ -15,7 +15,7 @@ white Gaussian noise, the same for every channel, ``*`` the periodic convolution
 The model is estimated on the known pixels (the "naive" estimator of Galerne & Leclaire):
 ``m = |omega|^{-1} sum_omega u`` and ``t = |omega|^{-1/2} (u - m) 1_omega``; or from a separate
 exemplar x0 (``t = |Omega|^{-1/2} (p - m0)``, ``p`` its periodic component spot-extended to Omega,
-as in :func:`maxent_jax.gaussian.adsn`). Conditioning on the values on a set C of known pixels
+as in :func:`maxent_jax.tasks.gaussian.adsn`). Conditioning on the values on a set C of known pixels
 (by default the known pixels within ``border`` pixels of M; or all of them):
 
     kriging (conditional mean)    u*(x) = m + Gamma_{x C} Gamma_{C C}^{-1} (u_C - m),
@@ -41,7 +41,7 @@ average, have the statistics of the known part. ``F0`` is learned on the known p
 means over the positions that see known pixels only, :func:`feature_regions`) or is ``F(x0)``
 of a separate exemplar. Positions whose receptive field reaches the zero padding enter
 neither average. Chains start from Gaussian conditional samples. ``|Omega| = H W`` (the
-extensive energy of :mod:`maxent_jax.energy`; 1 with ``extensive=False``) lets the step sizes
+extensive energy of :mod:`maxent_jax.sampling.energy`; 1 with ``extensive=False``) lets the step sizes
 of synthesis (``gamma = 1e-7``, ``delta = 0.02``, optimistic theta step) carry over.
 """
 
@@ -57,13 +57,16 @@ import jax.numpy as jnp
 import jax.scipy.sparse.linalg as jsl
 import numpy as np
 
-from maxent_jax import features as feats
-from maxent_jax.energy import EnergyFn, macrocanonical_energy, reference_centre
-from maxent_jax.gaussian import prepare_spot, validate_image
+from maxent_jax.nn import features as feats
+from maxent_jax.sampling.energy import EnergyFn, macrocanonical_energy, reference_centre
+from maxent_jax.tasks.gaussian import prepare_spot, validate_image
 from maxent_jax.io import load_image
-from maxent_jax.soul import SOULState, soul_init, soul_run
-from maxent_jax.style import SOULSettings, run_chunked, soul_trace
-from maxent_jax.vgg import LAYER_NAMES
+from maxent_jax.nn.backbone import Backbone, check_image_size
+from maxent_jax.nn.vgg import LAYER_NAMES
+from maxent_jax.run.checkpoint import to_host
+from maxent_jax.run.settings import SOULConfig, setting
+from maxent_jax.run.task import run_identity, run_soul_task
+from maxent_jax.sampling.soul import SOULState
 
 __all__ = [
     "validate_mask",
@@ -180,7 +183,7 @@ def gaussian_model(image: Any, mask: Any, *, exemplar: Any = None) -> GaussianMo
 
     Known part: ``m = mean of u over omega``, ``t = |omega|^{-1/2} (u - m) 1_omega``
     (Galerne & Leclaire 2017, §3). Exemplar: its periodic component, cropped to the image size
-    if larger and spot-extended if smaller (:func:`maxent_jax.gaussian.prepare_spot`),
+    if larger and spot-extended if smaller (:func:`maxent_jax.tasks.gaussian.prepare_spot`),
     ``t = |Omega|^{-1/2} (p - m0)``. The exemplar must have the image's channel count.
     """
     image = validate_image(image, name="image")
@@ -375,11 +378,12 @@ def _region_colour_statistics(x: Array, region: Array) -> Array:
     return jnp.concatenate([mean, cov[rows, cols]])
 
 
-def region_features(spec: feats.FeatureSpec, variables: Mapping[str, Any], x: Array,
-                    regions: Mapping[str, Array], pixels: Array) -> Array:
+def region_features(backbone: Backbone, x: Array, regions: Mapping[str, Array],
+                    pixels: Array) -> Array:
     """F restricted to regions: per layer l, channel means of phi_l(x) over ``regions[l]``
     (``(H_l, W_l)`` booleans; all positions where empty), colour statistics over ``pixels``."""
-    acts = feats.vgg_for(spec).apply(variables, x)
+    spec = backbone.spec
+    acts = backbone.activations(x)
     tree = {n: _region_mean(acts[n], regions[n]) for n in spec.layers}
     if spec.colour:
         tree["colour"] = _region_colour_statistics(x, pixels)
@@ -391,38 +395,35 @@ def regions_used(spec: feats.FeatureSpec, regions: FeatureRegions) -> Array:
     return jnp.stack([~jnp.all(regions.known[n] & regions.hole[n]) for n in spec.layers])
 
 
-def known_features(spec: feats.FeatureSpec, variables: Mapping[str, Any], filled: Array,
-                   mask: Array) -> Array:
+def known_features(backbone: Backbone, filled: Array, mask: Array) -> Array:
     """F0 of the known part: channel means over the ``known`` positions of
     :func:`feature_regions`, colour statistics over the known pixels.
 
     ``filled`` is the image with its hole filled (e.g. by :func:`gaussian_inpaint`); it only
     matters for the layers that fall back to all positions.
     """
-    regions = feature_regions(spec, mask)
-    return region_features(spec, variables, filled, regions.known, ~jnp.asarray(mask, bool))
+    regions = feature_regions(backbone.spec, mask)
+    return region_features(backbone, filled, regions.known, ~jnp.asarray(mask, bool))
 
 
-def exemplar_features(spec: feats.FeatureSpec, variables: Mapping[str, Any],
-                      exemplar: Array) -> Array:
+def exemplar_features(backbone: Backbone, exemplar: Array) -> Array:
     """F0 of a separate exemplar: channel means over its interior positions (receptive field
     inside the image; all positions where there are none), as for :func:`known_features`."""
-    border = _propagate(spec, jnp.zeros(exemplar.shape[:2]), 1.0)
+    border = _propagate(backbone.spec, jnp.zeros(exemplar.shape[:2]), 1.0)
     interior = {n: jnp.where(jnp.any(~b), ~b, True) for n, b in border.items()}
-    return region_features(spec, variables, exemplar, interior,
+    return region_features(backbone.resized(exemplar.shape[:2]), exemplar, interior,
                            jnp.ones(exemplar.shape[:2], bool))
 
 
-def hole_feature_fn(spec: feats.FeatureSpec, variables: Mapping[str, Any],
-                    mask: Array) -> Callable[[Array], Array]:
+def hole_feature_fn(backbone: Backbone, mask: Array) -> Callable[[Array], Array]:
     """``x -> F_M(x)``: channel means over the ``hole`` positions of :func:`feature_regions`
     (those the unknown pixels reach), colour statistics over the mask's pixels.
 
     These are the statistics the unknown pixels can change; matching them to the known part's
     (:func:`known_features`) asks the hole and its surroundings to look like the rest.
     """
-    return functools.partial(region_features, spec, variables,
-                             regions=feature_regions(spec, mask).hole,
+    return functools.partial(region_features, backbone,
+                             regions=feature_regions(backbone.spec, mask).hole,
                              pixels=jnp.asarray(mask, bool))
 
 
@@ -441,21 +442,28 @@ def inpainting_energy(energy_fn: EnergyFn, image: Array, mask: Array) -> EnergyF
 
 
 @dataclasses.dataclass(frozen=True)
-class InpaintConfig(SOULSettings):
+class InpaintConfig(SOULConfig):
     """Settings of an inpainting run (written to ``config.json``).
 
     model: ``"gaussian"`` (kriging + conditional simulation only) or ``"cnn"`` (SOUL, started
     from Gaussian conditional samples). border, jitter, cg_tol, cg_maxiter: the Gaussian
     conditioning (:func:`gaussian_inpaint`). The features and the sampler (constant steps,
-    gamma = 1e-7, delta = 0.02, optimistic theta step, extensive energy): see
-    :class:`maxent_jax.style.SOULSettings`.
+    gamma = 1e-7, delta = 0.02, optimistic theta step, extensive energy):
+    :class:`maxent_jax.run.settings.SOULConfig`.
     """
 
-    model: str = "gaussian"
-    border: Optional[int] = 3
-    jitter: float = 1e-3
-    cg_tol: float = 1e-5
-    cg_maxiter: int = 1000
+    iterations: int = setting(300, "run", "outer SOUL steps (cnn)")
+    checkpoint_every: int = setting(25, "run", "outer steps per compiled chunk; on the "
+                                    "command line also writes checkpoint.npz every K steps",
+                                    metavar="K")
+    model: str = setting("gaussian", "task", "gaussian: exact conditional simulation of the "
+                         "ADSN model; cnn: macrocanonical CNN model, started from Gaussian "
+                         "samples", choices=("gaussian", "cnn"))
+    border: Optional[int] = setting(3, "task", "width of the band of known pixels "
+                                    "conditioned on (None: all known pixels)", cli=False)
+    jitter: float = setting(1e-3, "task", "kriging nugget, relative to the mean pixel variance")
+    cg_tol: float = setting(1e-5, "task", "conjugate-gradient tolerance", cli=False)
+    cg_maxiter: int = setting(1000, "task", "conjugate-gradient iterations", cli=False)
 
     def checks(self) -> list[tuple[bool, str]]:
         return [(self.model in ("gaussian", "cnn"), "model must be 'gaussian' or 'cnn'")] + [
@@ -478,19 +486,13 @@ class InpaintResult(NamedTuple):
     state: Optional[SOULState]
 
 
-def _make_runner(config: InpaintConfig, spec: feats.FeatureSpec) -> Callable:
-    """jitted ``(variables, image, mask, target, key, state, length) -> (state, info)``."""
-    options = config.soul_options(spec)
-
-    def run(variables, image, mask, target, key, state, length):
-        centre = reference_centre(image, config.centre) if config.eps else 0.0
-        base = macrocanonical_energy(hole_feature_fn(spec, variables, mask), target,
-                                     beta=config.beta, eps=config.eps, centre=centre,
-                                     extensive=config.extensive)
-        energy = inpainting_energy(base, image, mask)
-        return soul_run(key, state, energy, length, **options)
-
-    return jax.jit(run, static_argnums=6)
+def _energy(config: InpaintConfig, backbone: Backbone, image: Array, mask: Array,
+            target: Array) -> EnergyFn:
+    """U_theta of the module docstring, on the unknown pixels of ``image``."""
+    centre = reference_centre(image, config.centre) if config.eps else 0.0
+    base = macrocanonical_energy(hole_feature_fn(backbone, mask), target, beta=config.beta,
+                                 eps=config.eps, centre=centre, extensive=config.extensive)
+    return inpainting_energy(base, image, mask)
 
 
 def _gaussian_start(key: Array, image: Array, mask: Array, exemplar: Any,
@@ -501,17 +503,21 @@ def _gaussian_start(key: Array, image: Array, mask: Array, exemplar: Any,
     return np.asarray(samples), np.asarray(info.residual)
 
 
-def inpaint_image(image: Any, mask: Any, variables: Optional[Mapping[str, Any]],
-                  config: InpaintConfig, *, exemplar: Any = None,
-                  progress: bool = False) -> InpaintResult:
+def inpaint_image(image: Any, mask: Any, network: Optional[Union[Backbone, Mapping[str, Any]]],
+                  config: InpaintConfig, *, exemplar: Any = None, out_dir: Optional[Path] = None,
+                  resume: bool = False, checkpoint: bool = False, progress: bool = False,
+                  devices: Optional[int] = None) -> InpaintResult:
     """Inpaint with the Gaussian model (``config.model == "gaussian"``) or the CNN model.
 
-    Imperative shell: compiles the Gaussian sampler and the SOUL scan (``jax.jit``) and runs
-    the latter in chunks (:func:`maxent_jax.style.run_chunked`). ``variables`` may be None for
-    the Gaussian model. The trace holds :func:`maxent_jax.style.soul_trace`'s arrays plus
-    ``regions_used`` (per layer, False where :func:`feature_regions` fell back to all
-    positions) and ``cg_residual`` (per chain).
+    Imperative shell: compiles the Gaussian sampler and, for the CNN model, runs SOUL through
+    the shared task shell (:func:`maxent_jax.run.task.run_soul_task`: chunks, checkpoints and
+    resume, divergence, progress). ``network`` (a :class:`Backbone` or Flax variables) may be
+    None for the Gaussian model. The trace holds the SOUL trace plus ``regions_used`` (per
+    layer, False where :func:`feature_regions` fell back to all positions) and
+    ``cg_residual`` (per chain).
     """
+    from maxent_jax.tasks.texture import as_backbone
+
     config.validate()
     image = validate_image(image, name="image")
     mask = validate_mask(mask, image.shape)
@@ -521,26 +527,29 @@ def inpaint_image(image: Any, mask: Any, variables: Optional[Mapping[str, Any]],
     start, residual = _gaussian_start(gauss_key, image, mask, exemplar, config)
     if config.model == "gaussian":
         return InpaintResult(start, None, start, {"cg_residual": residual}, None)
-    if variables is None:
-        raise ValueError("the CNN model needs the VGG-19 variables")
-    if min(image.shape[:2]) < 16:
-        raise ValueError("the CNN model needs images of at least 16x16 pixels")
+    if network is None:
+        raise ValueError("the CNN model needs the VGG-19 network")
     spec = config.spec()
-    variables = feats.with_conv_kernels(spec, variables, image.shape[:2])
+    check_image_size(image.shape[:2], spec, "the image")
     if exemplar is not None:
-        target = exemplar_features(spec, variables, exemplar)
+        check_image_size(exemplar.shape[:2], spec, "the exemplar")
+    backbone = as_backbone(network, config, tuple(image.shape[:2]))
+    if exemplar is not None:
+        target = exemplar_features(backbone, exemplar)
     else:
-        target = known_features(spec, variables, jnp.asarray(start[0]), mask)
+        target = known_features(backbone, jnp.asarray(start[0]), mask)
     used = regions_used(spec, feature_regions(spec, mask))
-    state = soul_init(jnp.asarray(start), jnp.zeros(feats.feature_dim(spec)),
-                      config.theta_optimizer())
-    runner = _make_runner(config, spec)
-    state, info, _ = run_chunked(
-        lambda s, n: runner(variables, image, mask, target, run_key, s, n), state,
-        config.iterations, chunk=config.chunk, progress=progress, desc="inpaint")
-    trace = soul_trace(info, target, spec)
+    inputs = dict(image=image, mask=np.asarray(mask, np.float32))
+    if exemplar is not None:
+        inputs["exemplar"] = exemplar
+    run = run_soul_task(config, backbone, _energy, (image, mask, target), jnp.asarray(start),
+                        target, run_key, identity=run_identity(config, backbone, **inputs),
+                        out_dir=out_dir, resume=resume, checkpoint=checkpoint,
+                        progress=progress, devices=devices, desc="inpaint")
+    trace = dict(run.trace)
     trace.update(cg_residual=residual, regions_used=np.asarray(used))
-    images = np.asarray(jnp.where(mask[..., None], state.positions, image))
-    average = (np.asarray(jnp.where(mask[..., None], state.average, image))
+    state = run.state
+    images = np.asarray(jnp.where(mask[..., None], to_host(state.positions), image))
+    average = (np.asarray(jnp.where(mask[..., None], to_host(state.average), image))
                if int(state.num_averaged) > 0 else None)
     return InpaintResult(images, average, start, trace, state)

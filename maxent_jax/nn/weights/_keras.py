@@ -7,8 +7,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from maxent_jax.weights._base import CONV_NAMES, VGGWeights, WeightsError, _validated
-from maxent_jax.weights._layouts import _caffe_preprocess
+from maxent_jax.nn.weights._base import CONV_NAMES, VGGWeights, WeightsError, _validated
+from maxent_jax.nn.weights._layouts import _caffe_preprocess
 
 _KERAS_KERNEL = re.compile(r"(?:^|_)(?:kernel|W)(?:_\d+)?(?::0)?$")
 _KERAS_BIAS = re.compile(r"(?:^|_)(?:bias|b)(?:_\d+)?(?::0)?$")

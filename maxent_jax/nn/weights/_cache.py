@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from maxent_jax.weights._base import CONV_NAMES, _SOURCES, VGGWeights, WeightsError, _validated
+from maxent_jax.nn.weights._base import CONV_NAMES, _SOURCES, VGGWeights, WeightsError, _validated
 
 CACHE_FORMAT_VERSION = 1
 """Version of the ``.npz`` layout written by :func:`convert_weights`."""

@@ -18,8 +18,8 @@ from typing import Any, BinaryIO, Callable, Iterator, Mapping
 
 import numpy as np
 
-from maxent_jax.weights._base import VGGWeights, WeightsError
-from maxent_jax.weights._layouts import _from_state_dict
+from maxent_jax.nn.weights._base import VGGWeights, WeightsError
+from maxent_jax.nn.weights._layouts import _from_state_dict
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001

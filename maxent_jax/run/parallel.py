@@ -26,7 +26,7 @@ from typing import Any, Optional, Sequence
 import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from maxent_jax.soul import SOULState
+from maxent_jax.sampling.soul import SOULState
 
 __all__ = ["chain_mesh", "shard_state", "replicate", "check_chains", "initialize_distributed"]
 

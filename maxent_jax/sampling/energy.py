@@ -42,19 +42,34 @@ def reference_centre(exemplar: Array, centre: str = "mean") -> Array:
 
 
 def macrocanonical_energy(feature_fn: Callable[[Array], Array], target: Array, *,
-                          beta: float = 1.0, eps: float = 0.0,
-                          centre: Array | float = 0.0, extensive: bool = False) -> EnergyFn:
-    """Build ``U_theta`` for the features ``feature_fn`` and the exemplar's ``target = F(x0)``."""
-    if not math.isfinite(eps) or eps < 0:
+                          beta: float = 1.0, eps: float | Array = 0.0,
+                          centre: Array | float = 0.0, extensive: bool = False,
+                          with_penalty: bool = False) -> EnergyFn:
+    """Build ``U_theta`` for the features ``feature_fn`` and the exemplar's ``target = F(x0)``.
+
+    ``with_penalty``: ``feature_fn(x)`` returns ``(F(x), P(x))`` with P a scalar mean over
+    positions (e.g. style transfer's content distance times its weight), and
+    ``U_theta(x) = |Omega| (beta <theta, F(x) - F(x0)> + P(x)) + (eps / 2) ||x - c||^2``:
+    P is part of the reference measure, so the theta problem is unchanged. ``eps`` may be a
+    traced value (then it is always added).
+    """
+    if isinstance(eps, (int, float)) and (not math.isfinite(eps) or eps < 0):
         raise ValueError(f"eps must be a finite number >= 0, got {eps}")
     if not math.isfinite(beta) or beta <= 0:
         raise ValueError(f"beta must be a finite number > 0, got {beta}")
+    use_eps = not isinstance(eps, (int, float)) or eps != 0
 
     def energy(theta: Array, x: Array) -> tuple[Array, Array]:
-        gap = feature_fn(x) - target
-        scale = beta * (x.shape[0] * x.shape[1] if extensive else 1)
-        u = scale * jnp.vdot(theta, gap, precision=jax.lax.Precision.HIGHEST)  # no TF32
-        if eps:
+        out = feature_fn(x)
+        fx, penalty = out if with_penalty else (out, None)
+        gap = fx - target
+        pixels = x.shape[0] * x.shape[1] if extensive else 1
+        dot = jnp.vdot(theta, gap, precision=jax.lax.Precision.HIGHEST)  # no TF32
+        if penalty is None:
+            u = (beta * pixels) * dot
+        else:
+            u = (beta * dot + penalty) * pixels
+        if use_eps:
             u = u + 0.5 * eps * jnp.sum((x - centre) ** 2)
         return u, gap
 

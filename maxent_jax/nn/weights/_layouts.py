@@ -12,7 +12,7 @@ from typing import Mapping
 
 import numpy as np
 
-from maxent_jax.weights._base import CONV_NAMES, VGGWeights, WeightsError, _validated
+from maxent_jax.nn.weights._base import CONV_NAMES, VGGWeights, WeightsError, _validated
 
 _NORMALISED_INDICES = (2, 5, 9, 12, 16, 19, 22, 25, 29, 32, 35, 38, 42, 45, 48, 51)
 _TORCHVISION_INDICES = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)

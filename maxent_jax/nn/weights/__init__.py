@@ -35,11 +35,11 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, Union
 
-from maxent_jax.weights._base import (CONV_NAMES, VGGWeights, WeightsCacheWarning, WeightsError,
+from maxent_jax.nn.weights._base import (CONV_NAMES, VGGWeights, WeightsCacheWarning, WeightsError,
                                       _validated)
-from maxent_jax.weights._cache import CACHE_FORMAT_VERSION, _cache_bytes, _read_cache_archive
-from maxent_jax.weights._keras import _read_keras
-from maxent_jax.weights._torch import _read_legacy, _read_torch_zip
+from maxent_jax.nn.weights._cache import CACHE_FORMAT_VERSION, _cache_bytes, _read_cache_archive
+from maxent_jax.nn.weights._keras import _read_keras
+from maxent_jax.nn.weights._torch import _read_legacy, _read_torch_zip
 
 __all__ = [
     "CACHE_FORMAT_VERSION",

@@ -32,7 +32,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 
-from maxent_jax.vgg import LAYER_NAMES, VGG19, layer_channels, with_winograd_kernels
+from maxent_jax.nn.vgg import LAYER_NAMES, VGG19, layer_channels
 
 __all__ = [
     "FeatureSpec",
@@ -41,8 +41,8 @@ __all__ = [
     "feature_dim",
     "layer_slices",
     "vgg_for",
-    "with_conv_kernels",
     "channel_means",
+    "means_of",
     "flatten",
     "unflatten",
     "features",
@@ -64,7 +64,7 @@ class FeatureSpec(NamedTuple):
     """Which layers, and how the network is run. ``colour`` appends RGB mean + covariance.
 
     ``remat``, ``precision`` and ``conv`` change memory and arithmetic, not the features'
-    definition (see ``maxent_jax.vgg.VGG19``).
+    definition (see ``maxent_jax.nn.vgg.VGG19``).
     """
 
     layers: tuple[str, ...]
@@ -103,7 +103,7 @@ def get_spec(preset: str | None = "paper", *, layers: Sequence[str] | None = Non
         raise ValueError("give a feature preset or a list of layers")
     overrides = {k: v for k, v in options.items() if v is not None}
     spec = spec._replace(**overrides)
-    from maxent_jax.vgg import check_options
+    from maxent_jax.nn.vgg import check_options
     check_options(spec.activation, spec.pooling, spec.padding, spec.precision, spec.conv)
     return spec
 
@@ -141,19 +141,16 @@ def vgg_for(spec: FeatureSpec, *, forward_mode: bool = False) -> VGG19:
                  conv="direct" if forward_mode else spec.conv)
 
 
-def with_conv_kernels(spec: FeatureSpec, variables: Mapping[str, Any],
-                      image_hw: Sequence[int]) -> dict[str, Any]:
-    """``variables`` plus what ``vgg_for(spec)`` needs for fast convolutions on ``image_hw``
-    inputs: :func:`maxent_jax.vgg.with_winograd_kernels` with the spec's ``conv`` and
-    ``precision`` (Winograd kernels on the CPU; nothing added elsewhere)."""
-    return with_winograd_kernels(variables, image_hw, spec.conv, spec.precision)
-
-
 def channel_means(spec: FeatureSpec, variables: Mapping[str, Any], x: Array, *,
                   forward_mode: bool = False) -> dict[str, Array]:
     """F(x) as a pytree ``{layer: (C_l,)}`` (plus ``"colour"``) for one ``(H, W, C)`` image."""
     acts = vgg_for(spec, forward_mode=forward_mode).apply(variables, x)
-    tree = {name: jnp.mean(act, axis=(0, 1)) for name, act in acts.items()}
+    return means_of(spec, acts, x)
+
+
+def means_of(spec: FeatureSpec, acts: Mapping[str, Array], x: Array) -> dict[str, Array]:
+    """F(x) as a pytree from the activations ``acts`` of ``x`` (the spec's layers only)."""
+    tree = {name: jnp.mean(acts[name], axis=(0, 1)) for name in spec.layers}
     if spec.colour:
         tree["colour"] = colour_statistics(x)
     return tree

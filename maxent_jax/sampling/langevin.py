@@ -73,11 +73,12 @@ def ula_step(key: Array, state: ULAState, potential_fn: PotentialFn,
 
 
 class MALAState(NamedTuple):
-    """Position with its potential and gradient cached (the potential is fixed for MALA)."""
+    """Position with its potential, gradient and ``aux`` cached (the potential is fixed)."""
 
     position: Array
     potential: Array
     grad: Array
+    aux: Any = None
 
 
 class MALAInfo(NamedTuple):
@@ -89,8 +90,8 @@ class MALAInfo(NamedTuple):
 
 def mala_init(position: Array, potential_fn: PotentialFn) -> MALAState:
     """Initial MALA state: evaluates U and grad U once."""
-    (u, _), grad = jax.value_and_grad(potential_fn, has_aux=True)(jnp.asarray(position))
-    return MALAState(jnp.asarray(position), u, grad)
+    (u, aux), grad = jax.value_and_grad(potential_fn, has_aux=True)(jnp.asarray(position))
+    return MALAState(jnp.asarray(position), u, grad, aux)
 
 
 def _log_proposal(x_to: Array, x_from: Array, grad_from: Array, step_size: Array) -> Array:
@@ -106,11 +107,11 @@ def mala_step(key: Array, state: MALAState, potential_fn: PotentialFn,
     step_size = jnp.asarray(step_size, x.dtype)
     y = (x - step_size * state.grad
          + jnp.sqrt(2.0 * step_size) * jax.random.normal(key_move, x.shape, x.dtype))
-    (u_y, _), grad_y = jax.value_and_grad(potential_fn, has_aux=True)(y)
+    (u_y, aux_y), grad_y = jax.value_and_grad(potential_fn, has_aux=True)(y)
     log_ratio = (state.potential - u_y + _log_proposal(x, y, grad_y, step_size)
                  - _log_proposal(y, x, state.grad, step_size))
     rate = jnp.minimum(1.0, jnp.exp(jnp.nan_to_num(log_ratio, nan=-jnp.inf)))
     accept = jax.random.uniform(key_accept) < rate
-    proposal = MALAState(y, u_y, grad_y)
+    proposal = MALAState(y, u_y, grad_y, aux_y)
     new = jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), proposal, state)
     return new, MALAInfo(rate, accept)

@@ -17,7 +17,7 @@ Langevin loop (``lax.scan``) does not redo them, and XLA:CPU gets a kernel layou
 path (DESIGN.md §5); gradients are those of autodiff (tested).
 
 On the CPU, ``with_winograd_kernels(variables, (H, W))`` adds the transformed kernels of
-Winograd's F(m x m, 3 x 3) (:mod:`maxent_jax.winograd`) for an input size; with ``conv="auto"``
+Winograd's F(m x m, 3 x 3) (:mod:`maxent_jax.nn.winograd`) for an input size; with ``conv="auto"``
 (default) the layers that have them then use Winograd convolutions, whose backward pass is
 again a Winograd convolution with the adjoint kernel. The tile sizes follow
 :func:`winograd_tile`, measured on a 2-core AVX-512 machine (``scripts/benchmarks``).
@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from maxent_jax.winograd import winograd_conv3x3_adjoint, winograd_kernel
+from maxent_jax.nn.winograd import winograd_conv3x3_adjoint, winograd_kernel
 
 __all__ = [
     "CONV_CHANNELS",
@@ -94,7 +94,7 @@ accumulation."""
 
 CONV_ALGORITHMS = ("auto", "direct", "winograd")
 """How 3x3 convolutions are computed: ``direct`` (``lax.conv``); ``winograd`` (Winograd
-F(m x m, 3 x 3), :mod:`maxent_jax.winograd`, tile size from :func:`winograd_tile`; transformed
+F(m x m, 3 x 3), :mod:`maxent_jax.nn.winograd`, tile size from :func:`winograd_tile`; transformed
 kernels taken from the ``winograd`` collection or computed at every call); ``auto``: Winograd
 for the layers whose transformed kernels :func:`with_winograd_kernels` stored (it stores
 them on the CPU backend only: GPU/TPU libraries pick their own algorithms), direct for the
@@ -304,7 +304,7 @@ class VGG19(nn.Module):
 
 
 def vgg_variables(weights: Any) -> dict[str, Any]:
-    """Flax variables ``{"params": ...}`` from a :class:`maxent_jax.weights.VGGWeights`."""
+    """Flax variables ``{"params": ...}`` from a :class:`maxent_jax.nn.weights.VGGWeights`."""
     params: dict[str, Any] = {
         "preprocess": {
             "matrix": jnp.asarray(weights.preprocess_matrix, jnp.float32),
@@ -349,7 +349,7 @@ def with_winograd_kernels(variables: Mapping[str, Any], image_hw: Sequence[int],
 
     For every convolution that :func:`conv_tiles` runs with Winograd F(m, 3) at that size:
     ``U = G g G^T`` of its kernel and of its adjoint kernel
-    (:func:`maxent_jax.winograd.winograd_kernel`), computed once here, outside any loop.
+    (:func:`maxent_jax.nn.winograd.winograd_kernel`), computed once here, outside any loop.
     With ``VGG19(conv="auto")`` a layer uses Winograd only when these are present, so
     this call is what switches it on; on a non-CPU backend it adds nothing, nor for a
     ``precision`` other than float32 (such networks stay direct).

@@ -1,0 +1,144 @@
+"""Checkpoints of chain-running tasks: the state, the trace so far and the run's identity.
+
+A checkpoint is one ``.npz`` (no pickle) holding every leaf of the state pytree
+(``state_0`` ...), every field of the trace (``trace_<field>``) and a JSON ``identity``: the
+format version, the settings and whatever the task adds (its inputs' hashes, the weights'
+digest). ``--resume`` continues only a run of the same identity: a mismatch is refused with
+the list of differences, and a damaged or foreign file with a message naming it.
+Writes are atomic (a temporary file in the same folder, then a rename), so a crash never
+leaves a half-written checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any, Mapping, NamedTuple, Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["CHECKPOINT", "FORMAT", "CheckpointError", "to_host", "stack_infos",
+           "save_checkpoint", "load_checkpoint", "atomic_write"]
+
+CHECKPOINT = "checkpoint.npz"
+FORMAT = 2
+"""Version of the checkpoint layout (1: before the model-centred core)."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read, or that belongs to another run."""
+
+
+def to_host(x: Any) -> np.ndarray:
+    """A (possibly sharded, possibly multi-host) array as one numpy array on this host."""
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        from jax.experimental import multihost_utils
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)
+
+
+def stack_infos(infos: Sequence[NamedTuple]) -> dict[str, np.ndarray]:
+    """Concatenate a list of stacked infos (one per chunk) field by field."""
+    if not infos:
+        return {}
+    return {k: np.concatenate([np.asarray(getattr(i, k)) for i in infos])
+            for k in infos[0]._fields}
+
+
+def atomic_write(path: Path, write: Any) -> Path:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_checkpoint(path: Path, state: Any, infos: Sequence[NamedTuple],
+                    identity: Mapping[str, Any]) -> None:
+    """Write the state, the trace and the identity to ``path`` (on process 0 only)."""
+    leaves = [to_host(x) for x in jax.tree_util.tree_leaves(state)]
+    if jax.process_index() != 0:
+        return
+    arrays = {f"state_{i}": x for i, x in enumerate(leaves)}
+    arrays.update({f"trace_{k}": v for k, v in stack_infos(infos).items()})
+    record = {"format": FORMAT, **identity}
+    arrays["identity"] = np.array(json.dumps(record, sort_keys=True))
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+_READ_ERRORS = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile,
+                zlib.error, json.JSONDecodeError)
+
+
+def _differences(saved: Mapping[str, Any], ours: Mapping[str, Any],
+                 ignore: Sequence[str], prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(saved) | set(ours)):
+        name = prefix + key
+        if name in ignore:
+            continue
+        a, b = saved.get(key), ours.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, ignore, name + ".")
+        elif a != b:
+            out.append(f"{name}: {a!r} in the checkpoint, {b!r} now")
+    return out
+
+
+def load_checkpoint(path: Path, template: Any, info_type: type,
+                    identity: Mapping[str, Any], ignore: Sequence[str] = ("config.iterations",)
+                    ) -> tuple[Any, list[NamedTuple], dict[str, Any]]:
+    """Read a checkpoint of this run: ``(state, [trace], saved identity)``.
+
+    ``template`` gives the state's structure, shapes and dtypes; ``identity`` must equal the
+    saved one except for the keys in ``ignore`` (dotted paths). Raises
+    :class:`CheckpointError` naming the file and the problem.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            saved = json.loads(str(data["identity"]))
+            arrays = {k: np.asarray(data[k]) for k in data.files if k != "identity"}
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no checkpoint to resume from") from None
+    except _READ_ERRORS as err:
+        raise CheckpointError(f"{path}: damaged or not a maxent-jax checkpoint "
+                              f"({type(err).__name__}: {err})") from None
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: written by another version of maxent-jax "
+                              f"(format {saved.get('format') if isinstance(saved, dict) else '?'}"
+                              f", this version reads format {FORMAT}); start a new run")
+    diff = _differences(saved, {"format": FORMAT, **identity}, ignore)
+    if diff:
+        raise CheckpointError(f"{path} belongs to another run: " + "; ".join(diff))
+    leaves, treedef = jax.tree_util.tree_flatten(template)
+    try:
+        new = [jnp.asarray(arrays[f"state_{i}"], dtype=x.dtype) for i, x in enumerate(leaves)]
+        trace = {k: arrays[f"trace_{k}"] for k in info_type._fields}
+    except KeyError as err:
+        raise CheckpointError(f"{path}: incomplete checkpoint (no {err})") from None
+    if any(a.shape != b.shape for a, b in zip(new, leaves)):
+        raise CheckpointError(f"{path}: its arrays do not have this run's shapes")
+    lengths = {len(v) for v in trace.values()}
+    if len(lengths) != 1:
+        raise CheckpointError(f"{path}: its trace fields have different lengths")
+    infos = [info_type(**trace)] if lengths != {0} else []
+    return jax.tree_util.tree_unflatten(treedef, new), infos, saved
+
+
+def checkpoint_path(out_dir: Optional[Path]) -> Optional[Path]:
+    """``out_dir/checkpoint.npz`` (None without a folder)."""
+    return None if out_dir is None else Path(out_dir) / CHECKPOINT

@@ -1,0 +1,139 @@
+"""The one driver of every chain-running task: chunks, checkpoints, divergence, progress.
+
+Texture synthesis, style transfer, CNN inpainting, the Lu-Zhu-Wu baseline and fixed-theta
+sampling all run a jitted chunk function
+
+    run_chunk(state, stop, m) -> (state, info)
+
+compiled once for ``cadence`` steps (``m``, the inner steps, is static; ``stop`` is traced:
+steps at or past it leave the state unchanged, :func:`maxent_jax.sampling.scan.scan_steps`).
+:func:`drive` calls it on the chunks of :func:`maxent_jax.run.settings.chunk_plan` and,
+between chunks:
+
+* checks for divergence (non-finite energy, theta norm or positions): raises
+  :class:`DivergenceError` naming the iteration, after saving the last good state;
+* records the chunk's infos (on the host, gathered across processes), runs an optional
+  ``monitor(state)`` and advances a progress bar;
+* writes the checkpoint (:mod:`maxent_jax.run.checkpoint`).
+
+A resumed run skips the chunks already done. Since the key of step n is ``fold_in(key, n)``
+and the chunks are the same, it is bit-identical to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from maxent_jax.run.checkpoint import (CheckpointError, load_checkpoint, save_checkpoint,
+                                       to_host)
+
+__all__ = ["DivergenceError", "Checkpointing", "DriveResult", "drive"]
+
+
+class DivergenceError(RuntimeError):
+    """The chains or theta became NaN or infinite."""
+
+
+class Checkpointing(NamedTuple):
+    """Where to checkpoint (``path``), what the run is (``identity``), whether to ``write``
+    after every chunk and whether to ``resume`` from ``path``. ``advice``: what to try after
+    a divergence."""
+
+    path: Optional[Path]
+    identity: Mapping[str, Any]
+    write: bool = False
+    resume: bool = False
+    advice: str = "try a smaller gamma"
+
+
+class DriveResult(NamedTuple):
+    """The final state, the infos of every chunk (numpy, one per chunk) and the monitor's
+    records (one before the first chunk run here and one after each chunk)."""
+
+    state: Any
+    infos: list
+    records: list
+
+
+def _first_bad(info: Any, length: int) -> Optional[int]:
+    checks = [np.isfinite(np.asarray(getattr(info, k))[:length]).reshape(length, -1).all(1)
+              for k in ("energy", "theta_norm") if hasattr(info, k)]
+    if not checks:
+        return None
+    ok = np.logical_and.reduce(checks)
+    return None if ok.all() else int(np.argmin(ok))
+
+
+def _positions(state: Any) -> Any:
+    return state.positions if hasattr(state, "positions") else state.position
+
+
+def _progress(total: int, done: int, desc: str, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, initial=done, desc=desc, unit="it")
+
+
+def drive(run_chunk: Callable[[Any, Any, int], tuple[Any, Any]], state: Any,
+          chunks: Sequence[tuple[int, int, int]], info_type: type, *,
+          checkpointing: Optional[Checkpointing] = None, progress: bool = False,
+          desc: str = "SOUL", monitor: Optional[Callable[[Any], Any]] = None,
+          postfix: Optional[Callable[[Any], Mapping[str, str]]] = None,
+          place: Optional[Callable[[Any], Any]] = None) -> DriveResult:
+    """Run ``chunks`` = ``[(start, length, m), ...]`` (see the module docstring).
+
+    ``place`` puts a state read from a checkpoint on the devices (e.g. shards the chains).
+    """
+    ckpt = checkpointing or Checkpointing(None, {})
+    infos: list = []
+    if ckpt.resume:
+        if ckpt.path is None:
+            raise CheckpointError("--resume needs an output folder holding a checkpoint")
+        state, infos, _ = load_checkpoint(ckpt.path, state, info_type, ckpt.identity)
+        state = place(state) if place is not None else state
+        done = sum(len(np.asarray(i[0])) for i in infos)
+        if done != int(state.step):
+            raise CheckpointError(f"{ckpt.path}: its trace has {done} steps but its state "
+                                  f"is at step {int(state.step)}")
+    total = chunks[-1][0] + chunks[-1][1] if chunks else 0
+    if int(state.step) > total:
+        raise CheckpointError(f"{ckpt.path}: the checkpoint is at step {int(state.step)}, "
+                              f"past the {total} iterations asked for")
+    records = [] if monitor is None else [monitor(state)]
+    bar = _progress(total, int(state.step), desc, progress)
+    for start, length, m in chunks:
+        if start < int(state.step):
+            continue
+        new, info = run_chunk(state, jnp.asarray(start + length, jnp.int32), m)
+        info = jax.tree_util.tree_map(lambda a: to_host(a)[:length], info)
+        bad = _first_bad(info, length)
+        if bad is not None or not bool(jnp.all(jnp.isfinite(_positions(new)))):
+            _diverged(ckpt, state, infos, start + (bad or 0))
+        state = new
+        infos.append(info)
+        if monitor is not None:
+            records.append(monitor(state))
+        if bar is not None:
+            if postfix is not None:
+                bar.set_postfix(postfix(info))
+            bar.update(length)
+        if ckpt.write and ckpt.path is not None:
+            save_checkpoint(ckpt.path, state, infos, ckpt.identity)
+    if bar is not None:
+        bar.close()
+    return DriveResult(state, infos, records)
+
+
+def _diverged(ckpt: Checkpointing, state: Any, infos: list, iteration: int) -> None:
+    where = ""
+    if ckpt.path is not None and ckpt.write:
+        save_checkpoint(ckpt.path, state, infos, ckpt.identity)
+        where = f"; the last good state (iteration {int(state.step)}) is saved in {ckpt.path}"
+    raise DivergenceError(f"the chains diverged (NaN or infinite values) at iteration "
+                          f"{iteration}; {ckpt.advice}{where}")

@@ -1,0 +1,129 @@
+"""One SOUL-type task from settings to trace: the shell shared by synthesis, style and inpainting.
+
+A task supplies its starting positions, the target F(x0) and an *energy builder*, a
+module-level function ``build(config, backbone, *args) -> EnergyFn`` called inside the jitted
+chunk (so the weights and images are arguments of the compiled program, not constants).
+:func:`run_soul_task` then
+
+1. shards the chains over devices (:mod:`maxent_jax.run.parallel`);
+2. compiles one chunk program for ``config.checkpoint_every`` outer steps of the SOUL kernel
+   (:func:`maxent_jax.sampling.soul.soul`, settings from
+   :meth:`maxent_jax.run.settings.SOULConfig.soul_options`);
+3. runs it through the driver (:func:`maxent_jax.run.driver.drive`: checkpoints and resume,
+   divergence, progress) and returns the final state and the trace.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any, Callable, NamedTuple, Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from maxent_jax.nn.backbone import Backbone
+from maxent_jax.run.checkpoint import checkpoint_path, stack_infos
+from maxent_jax.run.driver import Checkpointing, drive
+from maxent_jax.run.parallel import chain_mesh, check_chains, replicate, shard_state
+from maxent_jax.run.settings import SOULConfig
+from maxent_jax.sampling.energy import EnergyFn
+from maxent_jax.sampling.scan import scan_steps
+from maxent_jax.sampling.soul import SOULInfo, SOULState, block_norms, soul, soul_init
+
+__all__ = ["TaskRun", "default_devices", "soul_trace", "run_soul_task", "run_identity"]
+
+EnergyBuilder = Callable[..., EnergyFn]
+
+
+class TaskRun(NamedTuple):
+    """Final state (on the devices), trace (numpy) and the monitor's records."""
+
+    state: SOULState
+    trace: dict[str, np.ndarray]
+    records: list
+
+
+def default_devices(chains: int) -> int:
+    """All visible devices, or the largest count that divides ``chains``."""
+    n = jax.device_count()
+    return max(d for d in range(1, n + 1) if chains % d == 0)
+
+
+def run_identity(config: SOULConfig, backbone: Backbone, **inputs: Any) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed: settings, weights and input hashes."""
+    from maxent_jax import __version__
+    from maxent_jax.io import array_sha256
+
+    return {"config": config.to_json(), "weights_sha256": backbone.weights_sha256,
+            "inputs": {k: array_sha256(v) for k, v in inputs.items()},
+            "version": __version__}
+
+
+def soul_trace(infos: Sequence[SOULInfo], target_norms: np.ndarray,
+               layers: Sequence[str]) -> dict[str, np.ndarray]:
+    """Trace arrays of a SOUL run (the keys of ``trace.npz``): the infos' fields,
+    ``relative_gap = ||mean F(X) - F0|| / ||F0||`` in total and per layer block,
+    ``iteration`` (1-based), ``target_norms`` and the block names ``layers``."""
+    stacked = stack_infos(infos)
+    if stacked:
+        stacked["relative_gap"] = (np.linalg.norm(stacked["gap_norms"], axis=1)
+                                   / np.linalg.norm(target_norms))
+        stacked["relative_gap_per_layer"] = stacked["gap_norms"] / target_norms
+        stacked["iteration"] = np.arange(1, len(stacked["energy"]) + 1)
+    stacked["target_norms"] = np.asarray(target_norms)
+    stacked["layers"] = np.array(list(layers))
+    return stacked
+
+
+@functools.lru_cache(maxsize=16)
+def _runner(config: SOULConfig, build: EnergyBuilder) -> Callable:
+    """jitted ``(backbone, args, key, state, stop, m) -> (state, info)`` for
+    ``config.checkpoint_every`` steps (a shorter chunk stops early: no second program)."""
+    options = config.soul_options()
+
+    def run(backbone, args, key, state, stop, num_inner):
+        energy = build(config, backbone, *args)
+        kernel = soul(energy, num_inner=num_inner, block_sizes=backbone.block_sizes(),
+                      **options)
+        return scan_steps(kernel.step, key, state, config.checkpoint_every, stop)
+
+    return jax.jit(run, static_argnums=5)
+
+
+def _postfix(target_norms: np.ndarray) -> Callable[[SOULInfo], dict[str, str]]:
+    def postfix(info: SOULInfo) -> dict[str, str]:
+        gap = np.linalg.norm(np.asarray(info.gap_norms[-1])) / np.linalg.norm(target_norms)
+        return {"rel_gap": f"{gap:.3f}", "theta": f"{float(info.theta_norm[-1]):.3g}"}
+    return postfix
+
+
+def run_soul_task(config: SOULConfig, backbone: Backbone, build: EnergyBuilder,
+                  args: tuple, positions: jax.Array, target: jax.Array, run_key: jax.Array, *,
+                  identity: dict[str, Any], out_dir: Optional[Path] = None,
+                  resume: bool = False, checkpoint: bool = False, progress: bool = False,
+                  devices: Optional[int] = None, desc: str = "SOUL",
+                  monitor: Optional[Callable[[Backbone, tuple, SOULState], Any]] = None,
+                  advice: str = "try a smaller gamma") -> TaskRun:
+    """Run SOUL for ``config.iterations`` outer steps (see the module docstring).
+
+    ``args``: the arrays ``build`` needs besides the backbone (replicated on the devices).
+    ``positions``: ``(C, H, W, ch)`` starting images; ``target`` = F(x0) for the trace.
+    ``monitor(backbone, args, state)``: recorded before the first chunk and after each.
+    """
+    mesh = chain_mesh(devices if devices is not None else default_devices(config.chains))
+    check_chains(config.chains, mesh)
+    backbone, args = replicate(backbone, mesh), replicate(args, mesh)
+    state = shard_state(soul_init(positions, jnp.zeros(backbone.dim),
+                                  config.theta_optimizer()), mesh)
+    target_norms = np.asarray(block_norms(target, backbone.block_sizes()))
+    runner = _runner(config, build)
+    ckpt = Checkpointing(checkpoint_path(out_dir), identity, write=checkpoint, resume=resume,
+                         advice=advice)
+    result = drive(lambda s, stop, m: runner(backbone, args, run_key, s, stop, m), state,
+                   config.chunks(), SOULInfo, checkpointing=ckpt, progress=progress, desc=desc,
+                   postfix=_postfix(target_norms), place=lambda s: shard_state(s, mesh),
+                   monitor=None if monitor is None else (lambda s: monitor(backbone, args, s)))
+    trace = soul_trace(result.infos, target_norms, backbone.block_names())
+    return TaskRun(result.state, trace, result.records)

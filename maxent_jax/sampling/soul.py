@@ -1,0 +1,241 @@
+"""SOUL: stochastic optimisation with unadjusted Langevin, for the macrocanonical model.
+
+De Bortoli, Durmus, Pereyra & Fernandez Vidal, "Efficient stochastic optimisation by unadjusted
+Langevin Monte Carlo", Statistics and Computing 31, 2021 (arXiv 1906.12281); applied to texture
+models by De Bortoli, Desolneux, Durmus, Galerne & Leclaire (SIMODS 2021, Algorithm 1).
+
+One outer step n, with C parallel chains (``vmap``) sharing theta_n:
+
+    X_{k+1}^{n,c} = X_k^{n,c} - gamma_n grad_x U_{theta_n}(X_k^{n,c}) + sqrt(2 gamma_n) Z,
+                    k = 0 .. m_n - 1,  X_0^{n,c} = X_{m_{n-1}}^{n-1,c}  (warm start),
+    g_n = -(1 / (C m_n)) sum_{c,k} (F(X_k^{n,c}) - F(x0))      (stochastic grad of log Z),
+    theta_{n+1} = Proj_K[theta_n + optimiser update(g_n)].
+
+With ``optax.sgd(delta)`` the theta step is exactly
+``theta_{n+1} = Proj_K[theta_n + delta_{n+1} mean(F(X) - F(x0))]``. The features of X_k come
+back from the gradient pass of step k (one forward, one backward per Langevin step), so the
+average runs over the positions each step starts from: k = 0 .. m_n - 1.
+
+:func:`soul` builds the kernel as a blackjax-style ``(init, step)`` pair; ``soul_run`` scans
+it (:func:`maxent_jax.sampling.scan.scan_steps`). The PRNG key of outer step n is
+``fold_in(key, n)``, so a run cut into chunks (and resumed) equals an uninterrupted one.
+The Lu-Zhu-Wu baseline is the same kernel with L Langevin steps and F taken at the last one
+(``estimator="last"``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from maxent_jax.sampling.energy import EnergyFn
+from maxent_jax.sampling.langevin import ULAState, mala_init, mala_step, ula_step
+from maxent_jax.sampling.scan import scan_steps
+from maxent_jax.sampling.schedules import Schedule, constant, inverse_power
+
+__all__ = [
+    "SOULState",
+    "SOULInfo",
+    "SOULKernel",
+    "soul",
+    "soul_init",
+    "soul_step",
+    "soul_run",
+    "make_projection",
+    "theta_optimizer",
+    "block_norms",
+]
+
+Array = jax.Array
+Projection = Callable[[Array], Array]
+
+
+class SOULState(NamedTuple):
+    """Chains ``(C, H, W, ch)``, theta ``(p,)``, optimiser state, outer step n, averages."""
+
+    positions: Array
+    theta: Array
+    opt_state: optax.OptState
+    step: Array
+    average: Array
+    num_averaged: Array
+
+
+class SOULInfo(NamedTuple):
+    """Diagnostics of one outer step (stacked along the first axis by ``soul_run``)."""
+
+    theta_norm: Array   # ||theta_{n+1}||
+    gap_norms: Array    # per block: ||mean_{c,k} F(X_k^c) - F(x0)|| restricted to the block
+    energy: Array       # mean of U_{theta_n}(X_k^c) over chains and inner steps
+    step_size: Array    # gamma_n
+    theta: Array        # theta_{n+1}
+    acceptance: Array   # mean MALA acceptance rate of the sweep (1 for ULA)
+
+
+def soul_init(positions: Array, theta: Array, optimizer: optax.GradientTransformation) -> SOULState:
+    """Initial state; ``positions`` holds one image per chain, ``(C, H, W, ch)``."""
+    positions = jnp.asarray(positions)
+    theta = jnp.asarray(theta, jnp.float32)
+    return SOULState(positions, theta, optimizer.init(theta), jnp.zeros((), jnp.int32),
+                     jnp.zeros_like(positions), jnp.zeros((), jnp.int32))
+
+
+def block_norms(vector: Array, block_sizes: Sequence[int] | None) -> Array:
+    """Euclidean norms of consecutive blocks of ``vector`` (one block if sizes are None)."""
+    if block_sizes is None:
+        return jnp.linalg.norm(vector)[None]
+    ids = jnp.repeat(jnp.arange(len(block_sizes)), jnp.asarray(block_sizes),
+                     total_repeat_length=vector.shape[-1])
+    return jnp.sqrt(jax.ops.segment_sum(vector**2, ids, num_segments=len(block_sizes)))
+
+
+def _sweep(key: Array, positions: Array, potential: Callable, gamma: Array, num_inner: int,
+           sampler: str) -> tuple[Array, Array, Array, Array]:
+    """``num_inner`` Langevin steps of every chain (``vmap``).
+
+    Returns the final positions, the sums over steps and chains of ``aux`` (F(X_k) - F(x0))
+    and of U at the positions each step starts from (k = 0 .. m - 1), and the mean MALA
+    acceptance rate (1 for ULA). MALA's state is initialised here, at the start of the
+    sweep, since the potential changes with theta between sweeps (one more gradient).
+    """
+    chains = positions.shape[0]
+    gap_shape = jax.eval_shape(potential, positions[0])[1].shape
+
+    def ula_move(k, x):
+        state, info = ula_step(k, ULAState(x), potential, gamma)
+        return state.position, info.aux, info.potential, jnp.ones((), jnp.float32)
+
+    def mala_move(k, s):
+        new, info = mala_step(k, s, potential, gamma)
+        return new, s.aux, s.potential, info.acceptance_rate
+
+    move = ula_move if sampler == "ula" else mala_move
+
+    def body(carry, k):
+        x, gap_sum, u_sum, rate_sum = carry
+        x, aux, u, rate = jax.vmap(move)(jax.random.split(k, chains), x)
+        return (x, gap_sum + aux.sum(0), u_sum + u.sum(), rate_sum + rate.mean()), None
+
+    start = positions if sampler == "ula" else jax.vmap(lambda x: mala_init(x, potential))(
+        positions)
+    init = (start, jnp.zeros(gap_shape, jnp.float32), jnp.zeros((), jnp.float32),
+            jnp.zeros((), jnp.float32))
+    (x, gap_sum, u_sum, rate_sum), _ = jax.lax.scan(body, init,
+                                                     jax.random.split(key, num_inner))
+    final = x if sampler == "ula" else x.position
+    return final, gap_sum, u_sum, rate_sum / num_inner
+
+
+def _update_average(state: SOULState, positions: Array, average_from: int) -> tuple[Array, Array]:
+    """Running mean of the end-of-step positions over outer steps n >= average_from."""
+    use = state.step >= average_from
+    count = state.num_averaged + use.astype(jnp.int32)
+    weight = jnp.where(use, 1.0 / jnp.maximum(count, 1), 0.0).astype(positions.dtype)
+    return state.average + weight * (positions - state.average), count
+
+
+class SOULKernel(NamedTuple):
+    """``init(positions, theta) -> SOULState`` and ``step(key, state) -> (SOULState, SOULInfo)``."""
+
+    init: Callable[[Array, Array], SOULState]
+    step: Callable[[Array, SOULState], tuple[SOULState, SOULInfo]]
+
+
+def soul(energy_fn: EnergyFn, optimizer: optax.GradientTransformation, step_size: Schedule, *,
+         num_inner: int = 1, projection: Projection | None = None,
+         average_from: int = 2**30, block_sizes: Sequence[int] | None = None,
+         sampler: str = "ula", estimator: str = "path") -> SOULKernel:
+    """The SOUL kernel of the module docstring, as a blackjax-style ``(init, step)`` pair.
+
+    ``energy_fn(theta, x) -> (U_theta(x), F(x) - F(x0))``; ``optimizer`` the theta step (an
+    optax transformation; ``optax.sgd(delta)`` is SOUL's); ``step_size`` n -> gamma_n;
+    ``num_inner`` = m; ``projection`` Proj_K (None: no constraint); ``average_from``: first
+    outer step whose end positions enter ``state.average``; ``block_sizes``: per-layer blocks
+    of the gap norms in the info; ``sampler``: ``"ula"`` or ``"mala"``. ``estimator``:
+    ``"path"`` (SOUL) averages F over the positions each Langevin step starts from, reusing
+    the gradient pass; ``"last"`` evaluates F at the sweep's final positions only (Lu, Zhu
+    & Wu's FRAME learning; one more forward and backward pass per chain).
+    """
+    if sampler not in ("ula", "mala"):
+        raise ValueError(f"sampler must be 'ula' or 'mala', got {sampler!r}")
+    if estimator not in ("path", "last"):
+        raise ValueError(f"estimator must be 'path' or 'last', got {estimator!r}")
+
+    def init(positions: Array, theta: Array) -> SOULState:
+        return soul_init(positions, theta, optimizer)
+
+    def step(key: Array, state: SOULState) -> tuple[SOULState, SOULInfo]:
+        gamma = step_size(state.step)
+        potential = lambda x: energy_fn(state.theta, x)  # noqa: E731
+        positions, gap_sum, u_sum, rate = _sweep(key, state.positions, potential, gamma,
+                                                 num_inner, sampler)
+        if estimator == "path":
+            samples = num_inner * positions.shape[0]
+            mean_gap, energy = gap_sum / samples, u_sum / samples
+        else:
+            energies, gaps = jax.vmap(potential)(positions)
+            mean_gap, energy = gaps.mean(0), energies.mean()
+        updates, opt_state = optimizer.update(-mean_gap, state.opt_state, state.theta)
+        theta = optax.apply_updates(state.theta, updates)
+        theta = theta if projection is None else projection(theta)
+        average, count = _update_average(state, positions, average_from)
+        new = SOULState(positions, theta, opt_state, state.step + 1, average, count)
+        info = SOULInfo(jnp.linalg.norm(theta), block_norms(mean_gap, block_sizes), energy,
+                        jnp.asarray(gamma, jnp.float32), theta, rate)
+        return new, info
+
+    return SOULKernel(init, step)
+
+
+def soul_step(key: Array, state: SOULState, energy_fn: EnergyFn, **options: Any
+              ) -> tuple[SOULState, SOULInfo]:
+    """One outer step of :func:`soul` (``options``: its keyword arguments)."""
+    return soul(energy_fn, **options).step(key, state)
+
+
+def soul_run(key: Array, state: SOULState, energy_fn: EnergyFn, num_steps: int,
+             **options: Any) -> tuple[SOULState, SOULInfo]:
+    """``num_steps`` outer steps of :func:`soul` in one ``lax.scan``
+    (:func:`maxent_jax.sampling.scan.scan_steps`: step n uses the key ``fold_in(key, n)``)."""
+    return scan_steps(soul(energy_fn, **options).step, key, state, num_steps)
+
+
+def theta_optimizer(delta: float, *, kind: str = "sgd", optimism: float = 0.0,
+                    decay: bool = False) -> optax.GradientTransformation:
+    """The theta step as an optax transformation, with rate delta_n = delta (or delta/(n+1)).
+
+    ``sgd``: theta += delta_n mean(F - F0) (SOUL). With ``optimism`` b > 0, the optimistic step
+    theta += delta_n ((1 + b) g_n - b g_{n-1}) (optax ``optimistic_gradient_descent``;
+    Daskalakis et al., ICLR 2018): the same fixed point, with a derivative term that damps the
+    rotation of the coupled (x, theta) saddle dynamics. ``adam``: per-coordinate scaling.
+    """
+    rate = inverse_power(delta, 1.0) if decay else constant(delta)
+    if kind == "adam":
+        return optax.adam(rate)
+    if kind != "sgd":
+        raise ValueError(f"theta optimiser must be 'sgd' or 'adam', got {kind!r}")
+    if optimism:
+        return optax.optimistic_gradient_descent(rate, alpha=1.0, beta=optimism)
+    return optax.sgd(rate)
+
+
+def make_projection(spec: str | None) -> Projection | None:
+    """``"none"``, ``"l2:R"`` (ball of radius R) or ``"box:A"`` (``[-A, A]^p``) -> Proj_K."""
+    if spec is None or spec == "none":
+        return None
+    kind, _, value = spec.partition(":")
+    try:
+        radius = float(value)
+    except ValueError:
+        raise ValueError(f"projection {spec!r}: expected 'none', 'l2:R' or 'box:A'") from None
+    if not radius > 0 or radius == float("inf"):
+        raise ValueError(f"projection {spec!r}: the radius must be a finite number > 0")
+    if kind == "l2":
+        return lambda t: optax.projections.projection_l2_ball(t, radius)
+    if kind == "box":
+        return lambda t: optax.projections.projection_box(t, -radius, radius)
+    raise ValueError(f"projection {spec!r}: expected 'none', 'l2:R' or 'box:A'")

@@ -1,0 +1,161 @@
+"""Macrocanonical texture synthesis: learn theta by SOUL, sample Pi_theta, keep the model.
+
+    Pi_theta(dx) ∝ exp(-U_theta(x)) dx,  U_theta(x) = beta |Omega| <theta, F(x) - F(x0)> + r(x)
+
+(De Bortoli, Desolneux, Durmus, Galerne & Leclaire, SIMODS 2021, Algorithm 1). This is the
+imperative shell around the pure kernels: it prepares the :class:`~maxent_jax.nn.backbone.Backbone`
+for the output size, starts the chains from ADSN samples of the exemplar
+(:mod:`maxent_jax.tasks.starts`), builds the energy of :mod:`maxent_jax.sampling.energy` and
+the SOUL kernel of :mod:`maxent_jax.sampling.soul`, and hands a jitted chunk function to the
+one driver (:func:`maxent_jax.run.driver.drive`: chunks, checkpoints, divergence, progress).
+The result carries the learned :class:`~maxent_jax.model.MaxEntModel` (theta averaged over
+the last half of the run), which :mod:`maxent_jax.tasks.sample` samples again at any size.
+
+Units: images, and so the chains, live in ``[0, 1]`` pixel units (see
+:mod:`maxent_jax.run.settings`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Mapping, NamedTuple, Optional, Union
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from maxent_jax.model import MaxEntModel, polyak_average
+from maxent_jax.nn.backbone import (Backbone, check_image_size, prepare_backbone,
+                                    weights_digest)
+from maxent_jax.run.checkpoint import to_host
+from maxent_jax.run.driver import DivergenceError
+from maxent_jax.run.settings import SOULConfig, setting
+from maxent_jax.run.task import default_devices, run_identity, run_soul_task
+from maxent_jax.sampling.energy import EnergyFn, macrocanonical_energy, reference_centre
+from maxent_jax.sampling.soul import SOULState
+from maxent_jax.tasks.starts import STARTS, starts
+
+__all__ = [
+    "SynthesisConfig",
+    "SynthesisResult",
+    "default_devices",
+    "DivergenceError",
+    "synthesize",
+    "initial_positions",
+    "texture_energy",
+    "as_backbone",
+    "exemplar_features",
+    "learned_model",
+]
+
+Array = jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthesisConfig(SOULConfig):
+    """Every setting of a synthesis run (written to ``config.json``; enough to rerun it).
+
+    The shared settings: :class:`maxent_jax.run.settings.SOULConfig`. ``size``: output size
+    (default: the exemplar's); ``init``: starting images (:mod:`maxent_jax.tasks.starts`).
+    """
+
+    size: Optional[tuple[int, int]] = setting(None, "task", "output size (default: the "
+                                              "exemplar's)", cli=False)
+    init: str = setting("adsn", "task", "starting images", choices=STARTS)
+
+    def checks(self) -> list[tuple[bool, str]]:
+        return super().checks() + [
+            (self.init in STARTS, f"init must be one of {STARTS}"),
+            (self.size is None or (len(self.size) == 2 and min(self.size) >= 1),
+             "size must be two positive integers"),
+        ]
+
+    def validate(self) -> "SynthesisConfig":
+        super().validate()
+        if self.size is not None:
+            check_image_size(self.size, self.spec(), "the output size")
+        return self
+
+
+class SynthesisResult(NamedTuple):
+    """Last iterates ``(C, H, W, ch)``, their running average (or None), the trace, the
+    final SOUL state and the learned model."""
+
+    samples: np.ndarray
+    average: Optional[np.ndarray]
+    trace: dict[str, np.ndarray]
+    state: SOULState
+    model: Optional[MaxEntModel] = None
+
+
+def initial_positions(key: Array, exemplar: Array, config: SynthesisConfig) -> Array:
+    """``(C, H, W, ch)`` starting images: ADSN samples of the exemplar, or matched white noise."""
+    size = tuple(config.size) if config.size else exemplar.shape[:2]
+    return starts(config.init, key, exemplar, size, config.chains)
+
+
+def as_backbone(network: Union[Backbone, Mapping[str, Any]], config: SOULConfig,
+                size: tuple[int, int]) -> Backbone:
+    """The backbone of ``config``'s spec at ``size``: a :class:`Backbone` (its spec must be
+    the config's) or Flax variables, prepared here."""
+    spec = config.spec()
+    if isinstance(network, Backbone):
+        if network.spec != spec:
+            raise ValueError(f"the backbone computes {network.spec}, the settings ask for {spec}")
+        return network.resized(size)
+    return prepare_backbone(spec, network, size, weights_digest(network))
+
+
+@jax.jit
+def exemplar_features(backbone: Backbone, exemplar: Array) -> Array:
+    """F(x0), with the backbone prepared for the exemplar's own size."""
+    return backbone.resized(exemplar.shape[:2]).features(exemplar)
+
+
+def texture_energy(config: SOULConfig, backbone: Backbone, exemplar: Array,
+                   target: Array) -> EnergyFn:
+    """U_theta of the module docstring for F = ``backbone.features`` and ``target`` = F(x0)."""
+    return macrocanonical_energy(backbone.features, target, beta=config.beta, eps=config.eps,
+                                 centre=reference_centre(exemplar, config.centre),
+                                 extensive=config.extensive)
+
+
+def synthesize(exemplar: Array, network: Union[Backbone, Mapping[str, Any]],
+               config: SynthesisConfig, *, out_dir: Optional[Path] = None,
+               resume: bool = False, progress: bool = True, checkpoint: bool = False,
+               devices: Optional[int] = None) -> SynthesisResult:
+    """Run SOUL for ``config.iterations`` outer steps; see the module docstring.
+
+    ``network``: a :class:`Backbone` or Flax variables. ``out_dir`` with ``checkpoint=True``
+    writes ``checkpoint.npz`` every ``config.checkpoint_every`` steps; ``resume=True``
+    continues from it. The chains are split over ``devices`` devices (default:
+    :func:`maxent_jax.run.task.default_devices`).
+    """
+    config.validate()
+    exemplar = jnp.asarray(exemplar, jnp.float32)
+    size = tuple(config.size) if config.size else tuple(exemplar.shape[:2])
+    check_image_size(size, config.spec(), "the output")
+    backbone = as_backbone(network, config, size)
+    host_exemplar = np.asarray(exemplar)
+    init_key, run_key = jax.random.split(jax.random.key(config.seed))
+    target = exemplar_features(backbone, exemplar)
+    run = run_soul_task(config, backbone, texture_energy, (exemplar, target),
+                        initial_positions(init_key, exemplar, config), target, run_key,
+                        identity=run_identity(config, backbone, exemplar=host_exemplar),
+                        out_dir=out_dir, resume=resume, checkpoint=checkpoint,
+                        progress=progress, devices=devices)
+    state = run.state
+    average = to_host(state.average) if int(state.num_averaged) > 0 else None
+    model = learned_model(config, backbone, host_exemplar, np.asarray(target), run.trace)
+    return SynthesisResult(to_host(state.positions), average, run.trace, state, model)
+
+
+def learned_model(config: SOULConfig, backbone: Backbone, exemplar: np.ndarray,
+                  target: np.ndarray, trace: Mapping[str, np.ndarray]) -> MaxEntModel:
+    """The :class:`MaxEntModel` of a finished run: theta averaged over the last half."""
+    thetas = trace["theta"]
+    centre = np.asarray(reference_centre(jnp.asarray(exemplar), config.centre))
+    return MaxEntModel(backbone.spec, backbone.weights_sha256, polyak_average(thetas),
+                       np.asarray(thetas[-1]), target, config.beta, config.extensive,
+                       config.eps, centre, exemplar, config.to_json())
