@@ -1,24 +1,23 @@
 """maxent-jax: exemplar-based texture synthesis with maximum-entropy models, in JAX.
 
-Modules, one algorithm each (DESIGN.md §4):
+Packages and modules, one algorithm each (docs/reference.md §4):
 
-* ``gaussian``   ADSN, random phase noise, periodic component, spot extension (Gaussian model)
-* ``vgg``        VGG-19 as a Flax module returning named activations
-* ``weights``    offline, allow-list reading of VGG-19 weight files
-* ``features``   F(x): channel means, Gram matrices, colour statistics, presets
-* ``energy``     U_theta(x) = beta <theta, F(x) - F(x0)> + r(x)
-* ``langevin``   ULA and MALA kernels
-* ``schedules``  SOUL step-size schedules and convergence conditions
-* ``soul``       SOUL outer step and scan (macrocanonical sampler)
-* ``synthesis``  chunked, checkpointed SOUL runs end to end
-* ``parallel``   chains sharded over devices and hosts
-* ``style``      style transfer with the macrocanonical model
-* ``inpaint``    inpainting: Gaussian conditional simulation, CNN model as prior
+* ``nn``         the network: ``vgg`` (VGG-19, Flax), ``winograd`` (fast 3x3 convolutions),
+                 ``weights`` (offline, allow-list reading of weight files), ``features`` (F(x):
+                 channel means, Gram matrices, colour statistics, presets), ``backbone`` (the
+                 network prepared for one image size, the one way to load it)
+* ``sampling``   pure kernels: ``energy`` (U_theta), ``langevin`` (ULA, MALA), ``soul`` (SOUL's
+                 (init, step) pair), ``fixed`` (chains at fixed theta), ``schedules``, ``scan``
+* ``model``      the learned model Pi_theta as a value and a file
+* ``run``        the imperative shell: ``settings`` (every setting, declared once), ``driver``
+                 (chunks, divergence, progress), ``checkpoint``, ``task`` (one SOUL task from
+                 settings to trace), ``parallel`` (chains over devices and hosts)
+* ``tasks``      ``gaussian`` (ADSN, random phase noise), ``starts``, ``texture`` (synthesis),
+                 ``sample`` (sampling a learned model), ``style``, ``inpaint``
 * ``baselines``  Gatys et al., Lu-Zhu-Wu (FRAME with CNN filters), microcanonical sampling
-* ``metrics``    feature/Gram/spectrum/histogram distances, diversity, memorisation
-* ``io``, ``exemplars``, ``cli``
+* ``metrics``, ``io``, ``exemplars``, ``cli`` (one thin module per command)
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["__version__"]

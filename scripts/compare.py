@@ -31,7 +31,7 @@ Settings (``--size``, ``--iterations`` and ``--samples`` override any of them):
   i.e. 300 / 5 learning iterations of 5 steps), 2 samples. About 5 minutes per exemplar on 2
   CPU cores.
 * ``--gpu``: the 256 px study: 256 px, 2000 L-BFGS iterations (DeepTextures' maxiter), 3000
-  Langevin / descent steps (the reference setting of DESIGN.md §2), 4 samples:
+  Langevin / descent steps (the reference setting of docs/reference.md §2), 4 samples:
 
       python scripts/compare.py --gpu --out-dir runs/compare256
 
@@ -326,7 +326,7 @@ def study_from_args(args: argparse.Namespace) -> Study:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from maxent_jax.cli._common import load_variables
+    from maxent_jax.nn.backbone import load_network
 
     args = parse_args(argv)
     study = study_from_args(args)
@@ -336,7 +336,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise SystemExit(f"compare.py: unknown methods {sorted(unknown)}; choose from {METHODS}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     exemplars = load_exemplars(args.exemplars, study.size)
-    variables = load_variables(args.weights)
+    variables, _ = load_network(args.weights)
     results = run_study(exemplars, variables, study, methods, args.seed)
     summary, details = evaluate_results(exemplars, results, make_evaluator(variables))
     title = (f"{STUDY_NAMES[study.name]} study: {study.size} px, {study.iterations} "

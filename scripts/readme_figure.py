@@ -20,7 +20,7 @@ from maxent_jax.tasks import gaussian
 from maxent_jax.exemplars import list_exemplars, load_exemplar
 from maxent_jax.io import save_image
 from maxent_jax.tasks.texture import SynthesisConfig, synthesize
-from maxent_jax.cli._common import load_variables
+from maxent_jax.nn.backbone import load_network
 
 
 def rgb(x: np.ndarray) -> np.ndarray:
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--chains", type=int, default=2)
     parser.add_argument("--size", type=int, default=128)
     args = parser.parse_args()
-    variables = load_variables(None)
+    variables, _ = load_network(None)
     rows, gaps = [], {}
     for name in list_exemplars():
         x0 = load_exemplar(name, size=args.size)

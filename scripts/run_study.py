@@ -19,11 +19,14 @@ import json
 import sys
 from pathlib import Path
 
-from maxent_jax.cli._common import load_exemplar_arg, load_variables
+from maxent_jax.cli._common import load_exemplar_arg
+from maxent_jax.model import save_model
+from maxent_jax.nn.backbone import load_network
 from maxent_jax.cli.synthesize import write_outputs
 from maxent_jax.exemplars import exemplar_path, list_exemplars
 from maxent_jax.io import save_image
-from maxent_jax.tasks.texture import CHECKPOINT, SynthesisConfig, synthesize
+from maxent_jax.run.checkpoint import CHECKPOINT
+from maxent_jax.tasks.texture import SynthesisConfig, synthesize
 
 
 def load_study(path: Path, tiny: bool) -> tuple[list[str], int, SynthesisConfig]:
@@ -35,7 +38,8 @@ def load_study(path: Path, tiny: bool) -> tuple[list[str], int, SynthesisConfig]
     exemplars, max_side = data.get("exemplars", list_exemplars()), int(data.get("max_side", 256))
     if tiny:
         config = dataclasses.replace(config, iterations=4, chains=min(config.chains, 2),
-                                     checkpoint_every=2, size=None)
+                                     checkpoint_every=2, size=None,
+                                     average_last=min(config.average_last, 2))
         exemplars, max_side = exemplars[:1], 32
     return exemplars, max_side, config.validate()
 
@@ -53,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         initialize_distributed()
     exemplars, max_side, config = load_study(args.config, args.tiny)
     out_root = args.out_dir or Path("runs") / args.config.stem
-    variables = load_variables(args.weights)
+    variables, _ = load_network(args.weights)
     for name in exemplars:
         path = exemplar_path(name) if name in list_exemplars() else Path(name)
         out = out_root / path.stem
@@ -66,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         result = synthesize(image, variables, config, out_dir=out, checkpoint=True,
                             resume=(out / CHECKPOINT).exists())
         write_outputs(out, result, config, extra={"image": str(path), "max_side": max_side})
+        save_model(out / "model.npz", result.model)
         print(f"{path.stem}: relative gap {result.trace['relative_gap'][-1]:.3f} -> {out}")
     return 0
 

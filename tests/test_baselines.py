@@ -70,6 +70,7 @@ def test_gatys_drives_its_gram_loss_down_inside_the_box(real_variables, wood32):
 
 def test_gatys_defaults_are_deeptextures_and_the_loss_is_eq_4_5(wood32):
     from maxent_jax.baselines.gatys import _weights, gatys_spec, gram_loss, target_grams
+    from maxent_jax.nn.backbone import prepare_backbone
     from maxent_jax.nn.vgg import random_variables
 
     d = GatysConfig()
@@ -78,10 +79,11 @@ def test_gatys_defaults_are_deeptextures_and_the_loss_is_eq_4_5(wood32):
     assert set(_weights(d, gatys_spec(d)).values()) == {1e9}
     config = GatysConfig(layers=("pool1", "relu1_1"), layer_weights=(3.0, 2.0))
     spec, variables = gatys_spec(config), random_variables(jax.random.key(0), layers=("pool1",))
+    backbone = prepare_backbone(spec, variables, (16, 16))
     x0, x = jnp.asarray(wood32[:16, :16]), jnp.asarray(wood32[8:24, 8:24])
-    loss = gram_loss(spec, variables, target_grams(spec, variables, x0), _weights(config, spec))
+    loss = gram_loss(backbone, target_grams(backbone, x0), _weights(config, spec))
     assert float(loss(x0)) == 0.0
-    g, g0 = target_grams(spec, variables, x), target_grams(spec, variables, x0)
+    g, g0 = target_grams(backbone, x), target_grams(backbone, x0)
     expected = sum(w / 4 * np.sum((np.asarray(g[k]) - np.asarray(g0[k])) ** 2) / 64**2
                    for k, w in (("relu1_1", 2.0), ("pool1", 3.0)))
     np.testing.assert_allclose(float(loss(x)), expected, rtol=1e-4)
@@ -181,7 +183,9 @@ def test_baselines_use_winograd_on_the_cpu_like_synthesis(monkeypatch, real_vari
     run = lambda: np.asarray(getattr(getattr(mod, fn)(  # noqa: E731
         jax.random.key(0), jnp.asarray(wood32), real_variables, eval(config, vars(mod)))[0], out))
     winograd = run()
-    monkeypatch.setattr(mod, "with_conv_kernels", lambda spec, v, hw: v)
+    prepare = mod.prepare_backbone
+    monkeypatch.setattr(mod, "prepare_backbone",
+                        lambda spec, *a: prepare(spec._replace(conv="direct"), *a))
     direct = run()
     assert np.all(np.isfinite(winograd))
     assert not np.array_equal(winograd, direct)  # Winograd really ran

@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
+from maxent_jax.nn.backbone import prepare_backbone
 from PIL import Image
 
 from maxent_jax.nn import features as feats
@@ -217,9 +219,10 @@ def test_feature_regions_fall_back_to_all_positions(rand_vars):
     regions = ip.feature_regions(spec, mask)
     assert np.asarray(regions.known["relu3_1"]).all() and np.asarray(regions.hole["relu3_1"]).all()
     x = jnp.asarray(np.random.default_rng(0).uniform(size=(16, 16, 3)), jnp.float32)
-    f0 = ip.known_features(spec, rand_vars, x, mask)
+    backbone = prepare_backbone(spec, rand_vars, (16, 16))
+    f0 = ip.known_features(backbone, x, mask)
     np.testing.assert_array_equal(ip.regions_used(spec, regions), [True, False])
-    full = feats.features(spec, rand_vars, x)
+    full = backbone.features(x)
     block = feats.layer_slices(spec)["relu3_1"]
     np.testing.assert_allclose(f0[block], full[block], rtol=1e-5)
 
@@ -228,7 +231,8 @@ def test_exemplar_features_use_interior_positions(rand_vars):
     spec = feats.get_spec(layers=["relu1_1", "relu2_1"])
     x = jnp.asarray(np.random.default_rng(2).uniform(size=(20, 24, 3)), jnp.float32)
     acts = feats.vgg_for(spec).apply(rand_vars, x)
-    f0 = feats.unflatten(spec, ip.exemplar_features(spec, rand_vars, x))
+    f0 = feats.unflatten(spec, ip.exemplar_features(prepare_backbone(spec, rand_vars, (20, 24)),
+                                                    x))
     np.testing.assert_allclose(f0["relu1_1"], acts["relu1_1"][1:-1, 1:-1].mean((0, 1)), rtol=1e-5)
     # relu2_1 (10 x 12 positions): the receptive field of conv1_1, conv1_2, pool1, conv2_1
     # stays inside for positions 2 .. n-3
@@ -238,7 +242,7 @@ def test_exemplar_features_use_interior_positions(rand_vars):
 def test_inpainting_energy_ignores_the_known_part_of_the_chain(rand_vars):
     image, mask = tiny_case((16, 16, 3), hole=(slice(5, 10), slice(6, 11)))
     spec = feats.get_spec(layers=["relu1_1"])
-    f = ip.hole_feature_fn(spec, rand_vars, mask)
+    f = ip.hole_feature_fn(prepare_backbone(spec, rand_vars, (16, 16)), mask)
     energy = ip.inpainting_energy(lambda th, x: (jnp.vdot(th, f(x)), f(x)), image, mask)
     theta = jnp.ones(feats.feature_dim(spec))
     z = jnp.asarray(np.random.default_rng(1).uniform(size=image.shape), jnp.float32)
@@ -253,7 +257,7 @@ def test_cnn_inpainting_keeps_known_pixels_and_moves_the_hole(real_variables, wo
     mask = np.zeros(image.shape[:2], bool)
     mask[8:16, 9:17] = True
     config = ip.InpaintConfig(model="cnn", layers=("relu1_1", "relu2_1"), iterations=6,
-                              chains=2, chunk=4, average_last=2)
+                              chains=2, checkpoint_every=4, average_last=2)
     result = ip.inpaint_image(image, mask, real_variables, config)
     assert result.images.shape == (2, 24, 24, 3)
     for x, g, a in zip(result.images, result.gaussian, result.average):

@@ -10,12 +10,12 @@ import numpy as np
 import optax
 import pytest
 
-from maxent_jax.nn import features as feats
-from maxent_jax.tasks import style as st
 from maxent_jax.exemplars import load_exemplar
 from maxent_jax.io import save_image
-from maxent_jax.sampling.soul import SOULInfo, soul_init
+from maxent_jax.nn import features as feats
+from maxent_jax.nn.backbone import prepare_backbone
 from maxent_jax.nn.vgg import VGG19, random_variables
+from maxent_jax.tasks import style as st
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1")
 
@@ -39,8 +39,10 @@ def test_style_energy_is_the_sum_of_its_parts(rand_vars):
     f = feats.make_feature_fn(spec, rand_vars)
     net = VGG19(("relu2_1",), spec.activation, spec.pooling, spec.padding)
     phi_x, phi_c = net.apply(rand_vars, x)["relu2_1"], net.apply(rand_vars, content)["relu2_1"]
+    backbone = prepare_backbone(spec, rand_vars, (16, 16))
+    target = prepare_backbone(spec, rand_vars, (24, 20)).features(style)
     for extensive, pixels in ((True, 16 * 16), (False, 1)):
-        energy = st.style_energy(spec, rand_vars, content, style, content_layers=("relu2_1",),
+        energy = st.style_energy(backbone, content, target, content_layers=("relu2_1",),
                                  content_weight=7.0, beta=2.0, eps=0.5, centre=0.25,
                                  extensive=extensive)
         u, gap = energy(theta, x)
@@ -70,8 +72,8 @@ def test_initial_positions(brick_gravel):
 
 def _run(content, style, variables, **kw):
     # a faster theta step than the default (0.005) so that 40 iterations at 32 px show the trend
-    settings = dict(layers=LAYERS, content_layers=("relu2_1",), iterations=40, chunk=10,
-                    delta=0.05)
+    settings = dict(layers=LAYERS, content_layers=("relu2_1",), iterations=40,
+                    checkpoint_every=10, delta=0.05)
     config = st.StyleConfig(**{**settings, **kw})
     return st.transfer_style(content, style, variables, config)
 
@@ -97,7 +99,7 @@ def test_style_features_move_towards_the_style(real_variables, brick_gravel):
 def test_content_stays_closer_as_the_content_weight_grows(real_variables, brick_gravel):
     content, style = brick_gravel
     distances = [float(_run(content, style, real_variables, content_weight=w,
-                            chunk=40).trace["content_distance"][-1, 0])
+                            checkpoint_every=40).trace["content_distance"][-1, 0])
                  for w in (0.0, 300.0, 1000.0)]
     assert distances[0] > 0
     assert distances[0] > 1.5 * distances[1] > 1.5 ** 2 * distances[2]
@@ -106,40 +108,19 @@ def test_content_stays_closer_as_the_content_weight_grows(real_variables, brick_
 def test_chains_and_average(real_variables, brick_gravel):
     content, style = brick_gravel
     config = st.StyleConfig(layers=("relu1_1",), content_layers=("relu1_1",), iterations=4,
-                            chains=2, chunk=3, average_last=2, init="adsn", seed=1)
+                            chains=2, checkpoint_every=3, average_last=2, init="adsn", seed=1)
     result = st.transfer_style(content, style, real_variables, config)
     assert result.images.shape == result.average.shape == (2, 32, 32, 1)
     assert not np.array_equal(result.images[0], result.images[1])
     assert result.trace["relative_gap"].shape == (4,)
 
 
-def test_run_chunked_compiles_per_chunk_length_and_reports_divergence():
-    state = soul_init(jnp.zeros((1, 2)), jnp.zeros(1), optax.sgd(1.0))
-    calls = []
-
-    def run(s, n):
-        calls.append(n)
-        info = SOULInfo(jnp.zeros(n), jnp.zeros((n, 1)), jnp.zeros(n), jnp.zeros(n),
-                        jnp.zeros((n, 1)))
-        return s._replace(step=s.step + n), info
-
-    out, info, records = st.run_chunked(run, state, 23, chunk=10, monitor=lambda s: int(s.step))
-    assert calls == [10, 10, 3] and records == [0, 10, 20, 23]
-    assert info.energy.shape == (23,) and int(out.step) == 23
-
-    def bad(s, n):
-        return run(s, n)[0]._replace(positions=s.positions * jnp.nan), run(s, n)[1]
-
-    with pytest.raises(RuntimeError, match="diverged"):
-        st.run_chunked(bad, state, 5)
-
-
 @pytest.mark.parametrize("change, message", [
     (dict(iterations=0), "iterations"), (dict(content_weight=-1.0), "content-weight"),
     (dict(init="zeros"), "init"), (dict(content_layers=("relu9_9",)), "content layers"),
     (dict(content_layers=()), "content layer"), (dict(gamma=float("nan")), "gamma"),
-    (dict(size=(8, 8)), "size"), (dict(preset="nope"), "preset"),
-    (dict(optimism=-1.0), "optimism"), (dict(chunk=0), "chunk"),
+    (dict(preset="nope"), "preset"),
+    (dict(optimism=-1.0), "optimism"), (dict(checkpoint_every=0), "checkpoint-every"),
     (dict(average_last=5, iterations=2), "average-last"),
 ])
 def test_config_validation(change, message):
@@ -162,14 +143,14 @@ def test_defaults_follow_the_synthesis_regime():
     step, _ = opt.update(g2, state, theta)
     b, d = config.optimism, config.delta  # optimistic: -delta ((1 + b) g_n - b g_(n-1))
     np.testing.assert_allclose(step, -d * ((1 + b) * g2 - b * g1), rtol=1e-6)
-    options = config.soul_options(feats.get_spec(layers=LAYERS))
-    assert options["num_inner"] == 1 and options["block_sizes"] == (64, 128, 256)
+    options = config.soul_options()
+    assert options["sampler"] == "ula" and options["projection"] is None
     assert float(options["step_size"](7)) == pytest.approx(config.gamma)
 
 
 def test_too_small_images_are_refused(real_variables, brick_gravel):
     content, style = brick_gravel
-    with pytest.raises(ValueError, match="16 pixels"):
+    with pytest.raises(ValueError, match="relu5_2 needs at least 16x16"):
         st.transfer_style(content[:12], style, real_variables, st.StyleConfig(iterations=1))
     with pytest.raises(ValueError, match="channels"):
         st.transfer_style(content[..., :0], style, real_variables, st.StyleConfig(iterations=1))
@@ -212,4 +193,4 @@ def test_cli_writes_result_config_and_trace(tmp_path, capsys, brick_gravel):
                 "--out-dir", str(out)]) == 2
     assert cli(["style", str(tmp_path / "content.png"), str(tmp_path / "style.png"),
                 "--out-dir", str(out), "--size", "8", "8"]) == 2
-    assert "16" in capsys.readouterr().err
+    assert "needs at least 16x16" in capsys.readouterr().err

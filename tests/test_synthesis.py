@@ -46,7 +46,7 @@ def test_resume_is_bit_identical(tmp_path, rand_vars, wood32):
     for key in ("theta_norm", "gap_norms", "energy"):
         np.testing.assert_array_equal(whole.trace[key], resumed.trace[key])
     other = dataclasses.replace(SMALL, gamma=2e-5)
-    with pytest.raises(ValueError, match="other settings"):
+    with pytest.raises(ValueError, match="belongs to another run: config.gamma"):
         synthesize(wood32, rand_vars, other, out_dir=tmp_path, resume=True, progress=False)
 
 
@@ -72,7 +72,7 @@ def test_output_size_and_initialisation(wood32):
 @pytest.mark.parametrize("field,value,message", [
     ("iterations", 0, "iterations"), ("gamma", -1.0, "gamma"), ("gamma", float("nan"), "gamma"),
     ("chains", 0, "chains"), ("projection", "l3:2", "projection"), ("preset", "x", "preset"),
-    ("size", (8, 8), "size"), ("init", "zeros", "init")])
+    ("size", (1, 1), "relu2_1 needs at least 2x2"), ("init", "zeros", "init")])
 def test_bad_settings_are_refused(field, value, message):
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(SMALL, **{field: value}).validate()

@@ -1,6 +1,6 @@
 """Gatys, Ecker & Bethge (NeurIPS 2015): Gram-matrix texture synthesis by box-bounded L-BFGS.
 
-The loss of their reference code (DeepTextures; DESIGN.md §2) is
+The loss of their reference code (DeepTextures; docs/reference.md §2) is
 
     L(x) = sum_l (w_l / 4) sum_{ij} (G_l(x) - G_l(x0))_{ij}^2 / N_l^2,
     G_l = phi_l phi_l^T / M_l,

@@ -1,6 +1,6 @@
 """Microcanonical sampling by gradient descent (Bruna & Mallat, Math. Stat. Learn. 2018).
 
-The microcanonical model asks for F(X) = F(x0) almost surely (DESIGN.md §1). Bruna & Mallat
+The microcanonical model asks for F(X) = F(x0) almost surely (docs/reference.md §1). Bruna & Mallat
 sample it approximately by pushing maximum-entropy noise onto the constraint set with gradient
 descent on
 

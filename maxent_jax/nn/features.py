@@ -14,7 +14,7 @@ different sizes.
 Presets (activation, pooling, padding; p = dim F):
 
 * ``paper``: relu1_1, relu1_2, relu2_1, relu2_2, relu3_1, relu3_2, relu3_3, relu4_3, relu4_4,
-  relu5_2; CELU, average pooling, zero padding; p = 2688 (DESIGN.md §2, the setting of the
+  relu5_2; CELU, average pooling, zero padding; p = 2688 (docs/reference.md §2, the setting of the
   co-author's public re-implementation).
 * ``full``: all sixteen ReLU layers relu1_1 ... relu5_4; CELU, avg, zero; p = 5504.
 * ``deep``: blocks 4 and 5, relu4_1 ... relu5_4; CELU, avg, zero; p = 4096.

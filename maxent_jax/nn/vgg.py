@@ -7,14 +7,14 @@ requested layer is computed. The input preprocessing of each weight set (an affi
 pixel, e.g. RGB -> mean-subtracted BGR in [0, 255]) is the first parameter of the model, so
 every weight convention takes the same input.
 
-Options, after DESIGN.md §2 and De Bortoli et al. (SIMODS 2021): ``activation`` ``relu`` or
+Options, after docs/reference.md §2 and De Bortoli et al. (SIMODS 2021): ``activation`` ``relu`` or
 ``celu`` (alpha = 1, so that F is smooth), ``pooling`` ``max`` or ``avg`` (2x2, stride 2,
 floor), ``padding`` ``zero`` or ``reflect`` (1 pixel).
 
 Convolutions use a custom VJP whose input gradient is a convolution with the flipped,
 in/out-swapped kernel ``kernel_t``. ``with_transposed_kernels`` precomputes those once, so a
 Langevin loop (``lax.scan``) does not redo them, and XLA:CPU gets a kernel layout on its fast
-path (DESIGN.md §5); gradients are those of autodiff (tested).
+path (docs/reference.md §5); gradients are those of autodiff (tested).
 
 On the CPU, ``with_winograd_kernels(variables, (H, W))`` adds the transformed kernels of
 Winograd's F(m x m, 3 x 3) (:mod:`maxent_jax.nn.winograd`) for an input size; with ``conv="auto"``

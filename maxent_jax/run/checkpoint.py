@@ -121,7 +121,8 @@ def load_checkpoint(path: Path, template: Any, info_type: type,
         raise CheckpointError(f"{path}: written by another version of maxent-jax "
                               f"(format {saved.get('format') if isinstance(saved, dict) else '?'}"
                               f", this version reads format {FORMAT}); start a new run")
-    diff = _differences(saved, {"format": FORMAT, **identity}, ignore)
+    ours = json.loads(json.dumps({"format": FORMAT, **identity}, sort_keys=True))
+    diff = _differences(saved, ours, ignore)
     if diff:
         raise CheckpointError(f"{path} belongs to another run: " + "; ".join(diff))
     leaves, treedef = jax.tree_util.tree_flatten(template)

@@ -88,7 +88,9 @@ def drive(run_chunk: Callable[[Any, Any, int], tuple[Any, Any]], state: Any,
           place: Optional[Callable[[Any], Any]] = None) -> DriveResult:
     """Run ``chunks`` = ``[(start, length, m), ...]`` (see the module docstring).
 
-    ``place`` puts a state read from a checkpoint on the devices (e.g. shards the chains).
+    ``place`` puts a state on the devices (e.g. shards the chains): applied to a state read
+    from a checkpoint and to each chunk's result, so every chunk sees the same input
+    shardings and reuses one compiled program.
     """
     ckpt = checkpointing or Checkpointing(None, {})
     infos: list = []
@@ -115,7 +117,7 @@ def drive(run_chunk: Callable[[Any, Any, int], tuple[Any, Any]], state: Any,
         bad = _first_bad(info, length)
         if bad is not None or not bool(jnp.all(jnp.isfinite(_positions(new)))):
             _diverged(ckpt, state, infos, start + (bad or 0))
-        state = new
+        state = place(new) if place is not None else new  # same shardings: no recompile
         infos.append(info)
         if monitor is not None:
             records.append(monitor(state))

@@ -3,7 +3,7 @@
     Pi_theta(dx) ∝ exp(-U_theta(x)) dx,
     U_theta(x) = beta |Omega| <theta, F(x) - F(x0)> + r(x),   r(x) = (eps / 2) ||x - c||^2,
 
-with ``c = 0`` (``centre="zero"``, as in the reference re-implementation of DESIGN.md §2) or
+with ``c = 0`` (``centre="zero"``, as in the reference re-implementation of docs/reference.md §2) or
 ``c`` = the exemplar's channel means broadcast over the image (``centre="mean"``), or no
 reference measure at all (``eps = 0``).
 

@@ -2,7 +2,7 @@
 
 SOUL (De Bortoli, Durmus, Pereyra & Fernandez Vidal, Statistics and Computing 2021,
 arXiv 1906.12281) alternates m_n Langevin steps of size gamma_n with one theta step of size
-delta_n. With decreasing steps it converges (Thm. 1 there, in the form of DESIGN.md §1) when
+delta_n. With decreasing steps it converges (Thm. 1 there, in the form of docs/reference.md §1) when
 
     (C1) sum_n delta_n = inf,
     (C2) sum_n delta_n / (m_n gamma_n) < inf,
@@ -11,7 +11,7 @@ delta_n. With decreasing steps it converges (Thm. 1 there, in the form of DESIGN
 With power laws delta_n = delta_0 (n+1)^{-a}, gamma_n = gamma_0 (n+1)^{-b},
 m_n ≈ m_0 (n+1)^{c}, the sums are p-series, so (C1) <=> a <= 1, (C2) <=> a + c - b > 1,
 (C3) <=> a + b/2 > 1. The default exponents ``a = 1, b = 0.2, c = 0.5`` satisfy all three;
-``check_conditions`` says which hold. Constant steps (the usual practice, DESIGN.md §2) do not
+``check_conditions`` says which hold. Constant steps (the usual practice, docs/reference.md §2) do not
 satisfy them: SOUL then converges to a neighbourhood of theta* whose size shrinks with gamma
 and delta.
 

@@ -2,7 +2,7 @@
 
 Same network as ``maxent_jax.nn.features`` with the paper preset: the weights' preprocessing,
 CELU (alpha 1), 2x2 average pooling, zero padding, channel means of the ten layers of
-DESIGN.md §2, nothing deeper than relu5_2. Weights come from ``maxent_jax.nn.weights`` (numpy),
+docs/reference.md §2, nothing deeper than relu5_2. Weights come from ``maxent_jax.nn.weights`` (numpy),
 so both sides use identical numbers.
 """
 

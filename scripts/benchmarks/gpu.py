@@ -10,7 +10,7 @@ The accelerator counterpart of ``vgg_grad.py`` (issue 3) and ``soul.py`` (issue 
    eager), both in float32 proper (JAX ``Precision.HIGHEST``; torch with TF32 switched off) and
    both in TF32 (JAX ``precision="tf32"``; torch's ``allow_tf32``).
 2. Seconds per SOUL iteration, one chain, float32: ``soul_run`` in a jitted ``lax.scan`` against
-   the eager reference loop of DESIGN.md §2 (two forwards and one backward per iteration).
+   the eager reference loop of docs/reference.md §2 (two forwards and one backward per iteration).
 3. Iterations per second at ``--chain-size`` for each chain count and each JAX precision
    (``float32``, ``tf32``, ``bfloat16``), with the first-call (compile) time.
 

@@ -3,7 +3,7 @@
     python scripts/benchmarks/soul.py [--sizes 64 128] [--iterations 20] [--chains 1 4 16]
                                       [--chain-size 64] [--random-weights]
 
-The PyTorch loop is the reference of DESIGN.md §2 (Galerne & Bouza's course solution): per
+The PyTorch loop is the reference of docs/reference.md §2 (Galerne & Bouza's course solution): per
 iteration one forward + backward for grad_x V, a Langevin move, then a second forward for
 the theta step; one chain; V = <theta, beta (F(x) - F(x0))> + (eps/2) ||x||^2. The JAX side runs
 ``soul_run`` (one forward + backward per Langevin step, F(x) reused for the theta step) inside

@@ -1,0 +1,90 @@
+"""``maxent-jax sample``: a model learned at 64 px sampled at 128 px, seeds, refusals."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from maxent_jax.cli import main
+from maxent_jax.exemplars import load_exemplar
+from maxent_jax.io import save_image
+
+LAYERS = "relu1_1,relu2_1,relu3_1"
+
+
+@pytest.fixture(scope="module")
+def learned(tmp_path_factory):
+    """``synthesize`` at 64 px with real weights: writes model.npz and samples.npy."""
+    root = tmp_path_factory.mktemp("learned")
+    image = root / "wood.png"
+    save_image(image, load_exemplar("wood", size=64))
+    out = root / "run"
+    assert main(["synthesize", str(image), "--out-dir", str(out), "--layers", LAYERS,
+                 "--iterations", "8", "--chains", "2", "--checkpoint-every", "5",
+                 "--no-progress"]) == 0
+    return out
+
+
+def _sample(model, out, *extra):
+    return main(["sample", str(model), "--out-dir", str(out), "--size", "128", "128",
+                 "--num", "2", "--steps", "4", "--no-progress", *extra])
+
+
+def test_synthesize_writes_the_model_and_the_samples(learned):
+    samples = np.load(learned / "samples.npy")
+    assert samples.shape == (2, 64, 64, 3) and samples.dtype == np.float32
+    from maxent_jax.model import load_model
+
+    model = load_model(learned / "model.npz")
+    trace = np.load(learned / "trace.npz")
+    np.testing.assert_allclose(model.theta, trace["theta"][4:].mean(0), rtol=1e-6)  # last half
+    np.testing.assert_array_equal(model.theta_last, trace["theta"][-1])
+    assert model.exemplar.shape == (64, 64, 3) and model.spec.layers == tuple(LAYERS.split(","))
+
+
+def test_sample_at_another_size_with_seeds(learned, tmp_path, capsys):
+    model = learned / "model.npz"
+    assert _sample(model, tmp_path / "a", "--seed", "1") == 0
+    assert _sample(model, tmp_path / "b", "--seed", "1") == 0
+    assert _sample(model, tmp_path / "c", "--seed", "2", "--sampler", "mala") == 0
+    a, b, c = (np.load(tmp_path / d / "samples.npy") for d in "abc")
+    assert a.shape == (2, 128, 128, 3) and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)  # same seed twice: identical
+    assert np.abs(a - c).mean() > 1e-3  # another seed: different samples
+    assert not np.array_equal(a[0], a[1])
+    for d in "abc":
+        names = sorted(p.name for p in (tmp_path / d).iterdir())
+        assert names == ["diagnostics.json", "sample_000.png", "sample_001.png", "samples.npy"]
+    diag = json.loads((tmp_path / "c" / "diagnostics.json").read_text())
+    assert 0 <= diag["relative_gap"] < 1 and set(diag["relative_gap_per_layer"]) == set(
+        LAYERS.split(","))
+    assert 0.5 < diag["mala_acceptance_rate"] <= 1 and diag["size"] == [128, 128]
+    assert "mala_acceptance_rate" not in json.loads((tmp_path / "a" / "diagnostics.json")
+                                                    .read_text())
+    assert "relative feature gap" in capsys.readouterr().out
+
+
+def test_tampered_or_mismatched_models_are_refused(learned, tmp_path, capsys):
+    good = (learned / "model.npz").read_bytes()
+    tampered = tmp_path / "tampered.npz"
+    tampered.write_bytes(good[: len(good) // 2])
+    other = tmp_path / "other.npz"
+    with np.load(learned / "model.npz", allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    header = json.loads(str(arrays["header"]))
+    header["weights_sha256"] = "0" * 64
+    arrays["header"] = np.array(json.dumps(header))
+    np.savez(other, **arrays)
+    for path, message in ((tampered, "damaged or not a maxent-jax model"),
+                          (other, "other VGG-19 weights"),
+                          (tmp_path / "nope.npz", "no such model file")):
+        out = tmp_path / ("out_" + path.stem)
+        assert _sample(path, out) == 2
+        err = capsys.readouterr().err
+        assert message in err and str(path) in err or message == "other VGG-19 weights"
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        assert not out.exists()  # nothing written
+    assert _sample(learned / "model.npz", tmp_path / "small", "--size", "2", "2") == 2
+    assert "relu3_1 needs at least 4x4" in capsys.readouterr().err
