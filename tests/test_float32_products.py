@@ -15,10 +15,11 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from maxent_jax import features as feats
+from maxent_jax.nn import features as feats
 from maxent_jax.baselines.gatys import gram_loss, lbfgs_init, lbfgs_step, target_grams
-from maxent_jax.energy import macrocanonical_energy
-from maxent_jax.vgg import random_variables, with_transposed_kernels
+from maxent_jax.nn.backbone import prepare_backbone
+from maxent_jax.sampling.energy import macrocanonical_energy
+from maxent_jax.nn.vgg import random_variables, with_transposed_kernels
 
 PRODUCTS = ("dot_general", "conv_general_dilated")
 
@@ -71,7 +72,8 @@ def test_energy_value_and_gradient_are_float32(variables):
 def test_gatys_loss_and_lbfgs_are_float32(variables):
     spec = feats.get_spec(None, layers=("relu1_1", "pool1"))
     x = jax.random.uniform(jax.random.key(2), (16, 16, 3))
-    loss = jax.value_and_grad(gram_loss(spec, variables, target_grams(spec, variables, x),
+    backbone = prepare_backbone(spec._replace(conv="direct"), variables, (16, 16))
+    loss = jax.value_and_grad(gram_loss(backbone, target_grams(backbone, x),
                                         {"relu1_1": 1.0, "pool1": 1.0}))
     assert_highest(loss, x)
     state = lbfgs_init(x, loss, history=3)

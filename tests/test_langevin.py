@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from maxent_jax.langevin import mala_init, mala_step, ula_init, ula_step
+from maxent_jax.sampling.langevin import mala_init, mala_step, ula_init, ula_step
 
 SIGMA2 = 2.0
 CHAINS = 20_000

@@ -8,14 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from maxent_jax.vgg import (LAYER_NAMES, VGG19, layer_channels, random_variables,
+from maxent_jax.nn.vgg import (LAYER_NAMES, VGG19, conv_tiles, layer_channels, random_variables,
                             vgg_variables, with_transposed_kernels, with_winograd_kernels)
-from maxent_jax.weights import load_weights
+from maxent_jax.nn.weights import load_weights
+
+from float32_bounds import (check_vgg_gradient, check_vgg_layers, gamma, preprocess_abs,
+                            preprocess_error, traced_gradient, vgg_hooks)
 
 NORMALISED_CONVS = [2, 5, 9, 12, 16, 19, 22, 25, 29, 32, 35, 38, 42, 45, 48, 51]
 TORCHVISION_CONVS = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
-CHECK = ("conv1_1", "relu1_2", "pool1", "relu2_1", "relu3_1", "pool3", "relu4_3", "relu5_2",
-         "relu5_4")
+EVERY = LAYER_NAMES[: LAYER_NAMES.index("relu5_4") + 1]  # all compared, layer by layer
 
 
 def torch_vgg(convs, activation, pooling, padding):
@@ -43,12 +45,6 @@ def torch_activations(net, x_nchw):
     return out
 
 
-def assert_close(ours, ref, name):
-    scale = np.abs(ref).max()
-    err = np.abs(np.asarray(ours) - ref).max() / scale
-    assert err < 1e-4, f"{name}: relative error {err:.2e}"
-
-
 @pytest.fixture(scope="module")
 def torch_state(weights_path):
     return torch.load(weights_path, weights_only=True)
@@ -68,9 +64,14 @@ def test_normalised_weights_match_torch(torch_state, real_variables, wood32, act
     with torch.no_grad():  # the file's own leading 1x1 conv: RGB [0,1] -> BGR [0,255] - mean
         x = torch.nn.functional.conv2d(x, torch_state["0.weight"], torch_state["0.bias"])
     ref = torch_activations(net, x)
-    ours = VGG19(CHECK, activation, pooling, padding).apply(variables, jnp.asarray(wood32))
-    for name in CHECK:
-        assert_close(ours[name], ref[name], name)
+    ours = VGG19(EVERY, activation, pooling, padding).apply(variables, jnp.asarray(wood32))
+    # every layer within the float32 bounds of the two computations from their own inputs;
+    # both preprocess with the file's 1x1 convolution (3 products and the bias)
+    pre, pre_error = preprocess_error(wood32, variables["params"])
+    tiles = conv_tiles(wood32.shape[:2], conv)
+    check_vgg_layers((ours, ref), variables["params"], pre, pre_error, activation=activation,
+                     pooling=pooling, padding=padding, tiles=(tiles, {}),
+                     what=f"VGG vs torch, {conv} {activation} {pooling} {padding}")
 
 
 def test_torchvision_convention_matches_torch(tmp_path, torch_state, wood32):
@@ -91,9 +92,23 @@ def test_torchvision_convention_matches_torch(tmp_path, torch_state, wood32):
     std = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
     x = ((torch.from_numpy(wood32).permute(2, 0, 1) - mean) / std)[None]
     ref = torch_activations(net, x)
-    ours = VGG19(CHECK, "relu", "max", "zero").apply(variables, jnp.asarray(wood32))
-    for name in CHECK:
-        assert_close(ours[name], ref[name], name)
+    ours = VGG19(EVERY, "relu", "max", "zero").apply(variables, jnp.asarray(wood32))
+    # preprocessing: ours x @ fl(1/std) + fl(-mean/std) (3 products and the bias), torch
+    # (x - fl(mean)) / fl(std) (2 roundings); the constants' rounding is computed exactly
+    x01 = wood32.astype(np.float64)
+    mean64 = np.array([0.485, 0.456, 0.406])
+    std64 = np.array([0.229, 0.224, 0.225])
+    pre = (x01 - mean64) / std64
+    prep = variables["params"]["preprocess"]
+    matrix, bias = (np.asarray(prep[k], np.float64) for k in ("matrix", "bias"))
+    mean32, std32 = mean[:, 0, 0].double().numpy(), std[:, 0, 0].double().numpy()
+    pre_error = (gamma(4) * preprocess_abs(x01, matrix, bias)
+                 + np.abs(x01 @ matrix.T + bias - pre)
+                 + gamma(2) * (x01 + np.abs(mean32)) / std32
+                 + np.abs((x01 - mean32) / std32 - pre))
+    check_vgg_layers((ours, ref), variables["params"], pre, pre_error, activation="relu",
+                     pooling="max", padding="zero", tiles=({}, {}),
+                     what="VGG vs torch, torchvision layout")
 
 
 def test_first_layers_against_numpy(real_weights, real_variables, wood32):
@@ -106,8 +121,13 @@ def test_first_layers_against_numpy(real_weights, real_variables, wood32):
     relu = np.maximum(conv, 0)
     pool = relu.reshape(6, 2, 5, 2, 64).max(axis=(1, 3))  # pool1 needs conv1_2; check relu1_1
     ours = VGG19(("conv1_1", "relu1_1")).apply(real_variables, jnp.asarray(x, jnp.float32))
-    np.testing.assert_allclose(ours["conv1_1"], conv, rtol=1e-4, atol=1e-3)
-    np.testing.assert_allclose(ours["relu1_1"], relu, rtol=1e-4, atol=1e-3)
+    # float32 (3 + 1 terms, then 27 + 1) against numpy's float64 on the same float32 weights
+    params = real_variables["params"]
+    pre_error = gamma(4) * preprocess_abs(x, params["preprocess"]["matrix"],
+                                          params["preprocess"]["bias"])
+    check_vgg_layers((ours, {"conv1_1": conv, "relu1_1": relu}), params, pre, pre_error,
+                     activation="relu", pooling="max", padding="zero", tiles=({}, None),
+                     what="VGG first layers vs numpy float64")
     assert pool.shape == (6, 5, 64)
     # the normalised VGG maps RGB [0,1] to mean-subtracted BGR [0,255]
     np.testing.assert_allclose(pre[0, 0], 255 * x[0, 0, ::-1] - [103.939, 116.779, 123.68],
@@ -141,18 +161,19 @@ def test_custom_vjp_equals_autodiff(padding):
     def loss(x, v):
         return sum(jnp.sum(jnp.sin(a)) for a in model.apply(v, x).values())
 
-    def reference(x):  # lax.conv everywhere: autodiff only
+    def reference(x, hook):  # lax.conv everywhere: autodiff only
         h = x[None] @ variables["params"]["preprocess"]["matrix"].T
         total = 0.0
         for name in LAYER_NAMES[: LAYER_NAMES.index("relu3_1") + 1]:
             if name.startswith("conv"):
                 p = variables["params"][name]
+                h = hook(name, "in", h)
                 if padding == "reflect":
                     h = jnp.pad(h, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
                 pad = 0 if padding == "reflect" else 1
                 h = jax.lax.conv_general_dilated(h, p["kernel"], (1, 1), [(pad, pad)] * 2,
                                                  dimension_numbers=("NHWC", "HWIO", "NHWC"))
-                h = h + p["bias"]
+                h = hook(name, "out", h + p["bias"])
             elif name.startswith("relu"):
                 h = jax.nn.celu(h)
             else:
@@ -162,10 +183,20 @@ def test_custom_vjp_equals_autodiff(padding):
                 total = total + jnp.sum(jnp.sin(h))
         return total
 
-    g_ref = jax.grad(reference)(x)
-    for v in (variables, with_transposed_kernels(variables)):
-        np.testing.assert_allclose(jax.grad(loss)(x, v), g_ref, rtol=1e-4,
-                                   atol=1e-5 * float(jnp.abs(g_ref).max()))
+    def ours(v):
+        def f(x, hook):
+            with vgg_hooks(hook):
+                return loss(x, v)
+        return f
+
+    # layer by layer, backwards: every cotangent within the float32 bounds of the two
+    # computations (custom VJP / autodiff adjoint convolutions) from their own inputs
+    ref_trace = traced_gradient(reference, x)
+    for v, kind in ((variables, "adjoint kernel on the fly"),
+                    (with_transposed_kernels(variables), "stored adjoint kernel")):
+        check_vgg_gradient((traced_gradient(ours(v), x), ref_trace), variables["params"],
+                           {"relu2_1": "sin", "relu3_1": "sin"}, padding=padding,
+                           tiles=({}, {}), what=f"VGG custom VJP ({kind}) vs autodiff, {padding}")
     # the kernel gradient (not used by Langevin, still correct)
     gk = jax.grad(lambda v: loss(x, v))(variables)["params"]["conv1_1"]["kernel"]
     assert np.all(np.isfinite(gk)) and float(jnp.abs(gk).max()) > 0

@@ -13,8 +13,10 @@ The transformed kernel ``U = G g G^T`` depends only on the weights: compute it o
 :func:`winograd_kernel` outside any sampling loop.
 
 The transforms use the interpolation points {0, 1, -1} (m = 2) and {0, 1, -1, 2, -2} (m = 4)
-of that paper. In float32 the relative error against a direct convolution is about 1e-6
-(m = 2) and 1e-5 (m = 4) of the output's scale (tested). :func:`winograd_conv3x3_adjoint`
+of that paper. In float32 the error against a direct convolution was measured at about 1e-6
+(m = 2) and 1e-5 (m = 4) of the output's scale; the tests check every output element against
+a float32 forward-error bound of the transforms and the channel sum
+(``tests/float32_bounds.py``), which holds whatever the CPU's vector width or FMA use. :func:`winograd_conv3x3_adjoint`
 gives the convolution a custom VJP whose input gradient is again a Winograd convolution, with
 the adjoint kernel (autodiff through the transforms was about 2x slower on XLA:CPU).
 """
