@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-import tempfile
+# helpers shared by the test folders (float32_bounds, reference_runs) live beside this file
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 # converted-weights caches go to a throw-away folder, never the user's home
