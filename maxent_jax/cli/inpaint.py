@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from maxent_jax.cli._common import (add_run_arguments, add_settings_arguments, config_from_args,
-                                    load_backbone_arg, save_images, start_distributed,
-                                    write_record)
+from maxent_jax.cli._common import (add_run_arguments, add_settings_arguments, check_out_dir,
+                                    check_run_memory, check_seed, clear_out_dir,
+                                    config_from_args, load_backbone_arg, save_images, save_npz,
+                                    start_distributed, step_changes, write_record)
 from maxent_jax.io import load_image, save_image
 
 __all__ = ["add_parser", "run", "load_inputs"]
@@ -82,33 +83,44 @@ def load_inputs(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Inpaint and write the outputs; returns 0."""
+    """Check everything, inpaint, write the outputs; returns 0."""
     from maxent_jax.nn.backbone import check_image_size
     from maxent_jax.tasks.inpaint import InpaintConfig, inpaint_image, validate_mask
 
+    check_out_dir(args)
+    check_seed(args.seed)
     if args.border < 0:
         raise ValueError(f"--border must be >= 0 (0: all known pixels), got {args.border}")
-    start_distributed(args)
     config = config_from_args(InpaintConfig, args, border=args.border or None)
     image, mask, exemplar = load_inputs(args)
-    validate_mask(mask, image.shape)  # still both known and unknown pixels after --max-side
-    backbone = None
+    try:
+        validate_mask(mask, image.shape)  # still both known and unknown pixels after --max-side
+    except ValueError as err:
+        raise ValueError(f"mask {args.mask} after --max-side {args.max_side}: {err}") from None
+    backbone, extra = None, {}
     if config.model == "cnn":
-        check_image_size(image.shape[:2], config.spec(), f"the image {args.image}")
+        spec = config.spec()
+        check_image_size(image.shape[:2], spec, f"the image {args.image}")
         if exemplar is not None:
-            check_image_size(exemplar.shape[:2], config.spec(), f"the exemplar {args.exemplar}")
-        backbone = load_backbone_arg(args, config.spec(), image.shape[:2])
-    args.out_dir.mkdir(parents=True, exist_ok=True)
+            check_image_size(exemplar.shape[:2], spec, f"the exemplar {args.exemplar}")
+        check_run_memory(args, spec, image.shape[:2], config.chains, image.shape[-1])
+        start_distributed(args)
+        backbone = load_backbone_arg(args, spec, image.shape[:2])
+        extra = step_changes(args, config)
+    elif args.resume:
+        raise ValueError("--resume goes with --model cnn (the Gaussian model has no iterations)")
+    clear_out_dir(args)
     start = time.perf_counter()
     result = inpaint_image(image, mask, backbone, config, exemplar=exemplar,
                            out_dir=args.out_dir, resume=args.resume,
                            checkpoint=args.checkpoint_every is not None,
-                           progress=not args.no_progress, devices=args.devices)
+                           progress=not args.no_progress, devices=args.devices,
+                           allow_step_change=args.allow_step_change)
     seconds = time.perf_counter() - start
     paths = _write(args.out_dir, image, mask, result, config, {
         "image": str(args.image), "mask": str(args.mask), "max_side": args.max_side,
         "exemplar": str(args.exemplar) if args.exemplar else None,
-        "weights": str(args.weights) if args.weights else None, "seconds": seconds})
+        "weights": str(args.weights) if args.weights else None, "seconds": seconds, **extra})
     residual = float(np.max(result.trace["cg_residual"]))
     print(f"inpainted {int(mask.sum())} pixels with the {config.model} model in {seconds:.1f} s "
           f"(kriging CG relative residual {residual:.1e})")
@@ -129,6 +141,6 @@ def _write(out_dir: Path, image: np.ndarray, mask: np.ndarray, result: Any, conf
 
         paths += save_images(out_dir, "gaussian", result.gaussian)
         paths += save_images(out_dir, "average", result.average)
-        np.savez_compressed(out_dir / "trace.npz", **result.trace)
-        paths += [out_dir / "trace.npz", plot_trace(result.trace, out_dir / "trace.png")]
+        paths += [save_npz(out_dir / "trace.npz", result.trace),
+                  plot_trace(result.trace, out_dir / "trace.png")]
     return paths + [write_record(out_dir, config, extra)]

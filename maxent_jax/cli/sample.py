@@ -11,12 +11,15 @@ acceptance rate with ``--sampler mala``). See :mod:`maxent_jax.tasks.sample`.
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import time
 from pathlib import Path
 
-from maxent_jax.cli._common import (add_weights_argument, save_images, save_samples_npy,
-                                    start_distributed)
+import numpy as np
+
+from maxent_jax.cli._common import (add_output_arguments, add_weights_argument, check_out_dir,
+                                    check_run_memory, check_seed, clear_out_dir, save_images,
+                                    save_json, save_samples_npy, start_distributed)
 
 __all__ = ["add_parser", "run"]
 
@@ -44,6 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--remat", action="store_true", help="rematerialise VGG activations")
     p.add_argument("--devices", type=int, default=None,
                    help="split the chains over this many devices (default 1)")
+    p.add_argument("--max-memory", type=float, default=None, metavar="GIB",
+                   help="refuse to start if the estimated memory per device exceeds this")
+    add_output_arguments(p, resume=False)
     p.add_argument("--distributed", action="store_true",
                    help="multi-host: call jax.distributed.initialize() first")
     add_weights_argument(p)
@@ -57,13 +63,18 @@ def run(args: argparse.Namespace) -> int:
     from maxent_jax.nn.backbone import check_image_size, load_network, prepare_backbone
     from maxent_jax.tasks.sample import sample_model
 
-    start_distributed(args)
+    check_out_dir(args)
+    check_seed(args.seed)
+    if args.num < 1 or args.steps < 1:
+        raise ValueError("--num and --steps must be >= 1")
+    if args.gamma is not None and not (math.isfinite(args.gamma) and args.gamma > 0):
+        raise ValueError(f"--gamma must be a finite number > 0, got {args.gamma}")
     model = load_model(args.model)
     size = tuple(args.size) if args.size else tuple(model.exemplar.shape[:2])
     spec = model.spec._replace(precision=args.precision, conv=args.conv, remat=args.remat)
     check_image_size(size, spec, "--size")
-    if args.num < 1 or args.steps < 1:
-        raise ValueError("--num and --steps must be >= 1")
+    check_run_memory(args, spec, size, args.num, model.exemplar.shape[-1])
+    start_distributed(args)
     variables, digest = load_network(args.weights)
     check_weights(model, digest, f"the weights loaded ({args.weights or 'default'})")
     backbone = prepare_backbone(spec, variables, size, digest)
@@ -72,13 +83,14 @@ def run(args: argparse.Namespace) -> int:
                           sampler=args.sampler, gamma=args.gamma, seed=args.seed,
                           devices=args.devices, progress=not args.no_progress)
     seconds = time.perf_counter() - start
-    args.out_dir.mkdir(parents=True, exist_ok=True)
+    if not np.isfinite(result.samples).all():
+        raise RuntimeError(f"the chains diverged (NaN or infinite values); try a smaller "
+                           f"--gamma (now {result.diagnostics['gamma']:g})")
+    clear_out_dir(args)
     paths = save_images(args.out_dir, "sample", result.samples)
     paths.append(save_samples_npy(args.out_dir, result.samples))
     diagnostics = {**result.diagnostics, "model": str(args.model), "seconds": seconds}
-    path = args.out_dir / "diagnostics.json"
-    path.write_text(json.dumps(diagnostics, indent=2, sort_keys=True) + "\n")
-    paths.append(path)
+    paths.append(save_json(args.out_dir / "diagnostics.json", diagnostics))
     extra = (f", MALA acceptance {diagnostics['mala_acceptance_rate']:.3f}"
              if "mala_acceptance_rate" in diagnostics else "")
     print(f"{args.num} samples of {size[0]}x{size[1]} after {args.steps} steps: relative "

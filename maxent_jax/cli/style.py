@@ -15,9 +15,11 @@ from typing import Any, Optional
 
 import numpy as np
 
-from maxent_jax.cli._common import (add_run_arguments, add_settings_arguments, config_from_args,
-                                    load_backbone_arg, load_exemplar_arg, save_images,
-                                    start_distributed, write_record)
+from maxent_jax.cli._common import (add_run_arguments, add_settings_arguments, check_out_dir,
+                                    check_run_memory, check_seed, clear_out_dir,
+                                    config_from_args, load_backbone_arg, load_exemplar_arg,
+                                    save_figure, save_images, save_npz, start_distributed,
+                                    step_changes, write_record)
 from maxent_jax.io import save_image
 
 __all__ = ["add_parser", "run", "resize_to", "plot_style_trace"]
@@ -58,39 +60,39 @@ def resize_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.clip(np.stack(chans, axis=-1), 0.0, 1.0).astype(np.float32)
 
 
-def _load(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
-    if args.size is not None and min(args.size) < 1:
-        raise ValueError(f"--size {args.size[0]} {args.size[1]}: each side must be >= 1")
-    content = load_exemplar_arg(args.content, args.max_side)
-    style = load_exemplar_arg(args.style, args.max_side)
-    if args.size is not None:
-        content = resize_to(content, tuple(args.size))
-    return content, style
-
-
 def run(args: argparse.Namespace) -> int:
-    """Run the style transfer and write its outputs; returns 0."""
-    from maxent_jax.nn.backbone import check_image_size
+    """Check everything, run the style transfer, write its outputs; returns 0."""
     from maxent_jax.tasks.style import StyleConfig, transfer_style
 
-    start_distributed(args)
-    content, style = _load(args)
-    config = config_from_args(StyleConfig, args, size=tuple(content.shape[:2]))
-    spec = config.spec()
+    check_out_dir(args)
+    check_seed(args.seed)
+    if args.size is not None and min(args.size) < 1:
+        raise ValueError(f"--size {args.size[0]} {args.size[1]}: each side must be >= 1")
+    spec = config_from_args(StyleConfig, args).spec()
+    content = load_exemplar_arg(args.content, args.max_side)
+    if args.size is not None:
+        content = resize_to(content, tuple(args.size))
+    from maxent_jax.nn.backbone import check_image_size
+
     check_image_size(content.shape[:2], spec, f"the content image {args.content}")
-    check_image_size(style.shape[:2], spec, f"the style image {args.style}")
+    style = load_exemplar_arg(args.style, args.max_side, spec, "the style image")
+    config = config_from_args(StyleConfig, args, size=tuple(content.shape[:2]))
+    check_run_memory(args, spec, content.shape[:2], config.chains, content.shape[-1])
+    start_distributed(args)
     backbone = load_backbone_arg(args, spec, content.shape[:2])
-    args.out_dir.mkdir(parents=True, exist_ok=True)
+    extra = step_changes(args, config)
+    clear_out_dir(args)
     start = time.perf_counter()
     result = transfer_style(content, style, backbone, config, out_dir=args.out_dir,
                             resume=args.resume, checkpoint=args.checkpoint_every is not None,
-                            progress=not args.no_progress, devices=args.devices)
+                            progress=not args.no_progress, devices=args.devices,
+                            allow_step_change=args.allow_step_change)
     seconds = time.perf_counter() - start
     save_image(args.out_dir / "content.png", content)
     save_image(args.out_dir / "style.png", style)
     paths = _write(args.out_dir, result, config, {
         "content": str(args.content), "style": str(args.style), "max_side": args.max_side,
-        "weights": str(args.weights) if args.weights else None, "seconds": seconds})
+        "weights": str(args.weights) if args.weights else None, "seconds": seconds, **extra})
     gap, dist = result.trace["relative_gap"], result.trace["content_distance"].mean(axis=1)
     print(f"relative style gap {gap[0]:.3f} -> {gap[-1]:.3f}, content distance "
           f"{dist[0]:.3g} -> {dist[-1]:.3g} in {len(gap)} iterations ({seconds:.1f} s)")
@@ -101,8 +103,8 @@ def run(args: argparse.Namespace) -> int:
 def _write(out_dir: Path, result: Any, config: Any, extra: dict[str, Any]) -> list[Path]:
     paths = save_images(out_dir, "result", result.images)
     paths += save_images(out_dir, "average", result.average)
-    np.savez_compressed(out_dir / "trace.npz", **result.trace)
-    paths += [out_dir / "trace.npz", plot_style_trace(result.trace, out_dir / "trace.png")]
+    paths += [save_npz(out_dir / "trace.npz", result.trace),
+              plot_style_trace(result.trace, out_dir / "trace.png")]
     return paths + [write_record(out_dir, config, extra)]
 
 
@@ -128,6 +130,6 @@ def plot_style_trace(trace: dict[str, np.ndarray], path: Path,
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
     return path

@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from maxent_jax.cli._common import (add_run_arguments, add_settings_arguments, config_from_args,
-                                    load_backbone_arg, load_exemplar_arg, save_images,
-                                    save_samples_npy, start_distributed, write_record)
+from maxent_jax.cli._common import (add_run_arguments, add_settings_arguments, check_out_dir,
+                                    check_run_memory, check_seed, clear_out_dir,
+                                    config_from_args, load_backbone_arg, load_exemplar_arg,
+                                    save_figure, save_images, save_npz, save_samples_npy, start_distributed,
+                                    step_changes, write_record)
 from maxent_jax.io import save_image
 
 __all__ = ["add_parser", "run", "write_outputs", "plot_trace"]
@@ -44,19 +46,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Check everything, learn, write the outputs; nothing is written before the checks pass."""
     from maxent_jax.model import save_model
     from maxent_jax.tasks.texture import SynthesisConfig, synthesize
 
-    start_distributed(args)
-    exemplar = load_exemplar_arg(args.image, args.max_side)
+    check_out_dir(args)
+    check_seed(args.seed)
+    network = config_from_args(SynthesisConfig, args, size=None).spec()
+    exemplar = load_exemplar_arg(args.image, args.max_side, network, "the exemplar")
     size = tuple(args.size) if args.size else tuple(exemplar.shape[:2])
     config = config_from_args(SynthesisConfig, args, size=size)
+    check_run_memory(args, config.spec(), size, config.chains, exemplar.shape[-1])
+    start_distributed(args)
     backbone = load_backbone_arg(args, config.spec(), size)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
+    extra = step_changes(args, config)
+    clear_out_dir(args)
     start = time.perf_counter()
     result = synthesize(exemplar, backbone, config, out_dir=args.out_dir, resume=args.resume,
                         progress=not args.no_progress,
-                        checkpoint=args.checkpoint_every is not None, devices=args.devices)
+                        checkpoint=args.checkpoint_every is not None, devices=args.devices,
+                        allow_step_change=args.allow_step_change)
     seconds = time.perf_counter() - start
     import jax
     if jax.process_index() != 0:
@@ -64,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     save_image(args.out_dir / "exemplar.png", exemplar)
     paths = write_outputs(args.out_dir, result, config, extra={
         "image": str(args.image), "max_side": args.max_side,
-        "weights": str(args.weights) if args.weights else None, "seconds": seconds})
+        "weights": str(args.weights) if args.weights else None, "seconds": seconds, **extra})
     paths.append(save_model(args.out_dir / "model.npz", result.model))
     gap = result.trace["relative_gap"]
     print(f"relative feature gap {gap[0]:.3f} -> {gap[-1]:.3f} in {len(gap)} iterations "
@@ -78,8 +87,7 @@ def write_outputs(out_dir: Path, result: Any, config: Any, extra: dict[str, Any]
     paths = save_images(out_dir, "sample", result.samples)
     paths.append(save_samples_npy(out_dir, result.samples))
     paths += save_images(out_dir, "average", result.average)
-    np.savez_compressed(out_dir / "trace.npz", **result.trace)
-    paths.append(out_dir / "trace.npz")
+    paths.append(save_npz(out_dir / "trace.npz", result.trace))
     paths.append(plot_trace(result.trace, out_dir / "trace.png"))
     paths.append(write_record(out_dir, config, extra))
     return paths
@@ -102,6 +110,6 @@ def plot_trace(trace: dict[str, np.ndarray], path: Path) -> Path:
     ax2.plot(it, trace["theta_norm"])
     ax2.set(xlabel="iteration", title="||theta||")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
     return path

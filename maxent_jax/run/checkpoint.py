@@ -12,8 +12,6 @@ leaves a half-written checkpoint.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -52,18 +50,10 @@ def stack_infos(infos: Sequence[NamedTuple]) -> dict[str, np.ndarray]:
 
 
 def atomic_write(path: Path, write: Any) -> Path:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """:func:`maxent_jax.io.write_atomic` (temporary file beside ``path``, then a rename)."""
+    from maxent_jax.io import write_atomic
+
+    return write_atomic(path, write)
 
 
 def save_checkpoint(path: Path, state: Any, infos: Sequence[NamedTuple],
@@ -124,11 +114,16 @@ def load_checkpoint(path: Path, template: Any, info_type: type,
     ours = json.loads(json.dumps({"format": FORMAT, **identity}, sort_keys=True))
     diff = _differences(saved, ours, ignore)
     if diff:
-        raise CheckpointError(f"{path} belongs to another run: " + "; ".join(diff))
+        steps_only = all(d.startswith(("config.gamma:", "config.delta:")) for d in diff)
+        hint = ("; pass --allow-step-change to continue it with new step sizes"
+                if steps_only else "")
+        raise CheckpointError(f"{path} belongs to another run: " + "; ".join(diff) + hint)
     leaves, treedef = jax.tree_util.tree_flatten(template)
     try:
         new = [jnp.asarray(arrays[f"state_{i}"], dtype=x.dtype) for i, x in enumerate(leaves)]
-        trace = {k: arrays[f"trace_{k}"] for k in info_type._fields}
+        has_trace = any(k.startswith("trace_") for k in arrays)  # none: saved before step 1
+        trace = {k: arrays[f"trace_{k}"] if has_trace else np.zeros(0)
+                 for k in info_type._fields}
     except KeyError as err:
         raise CheckpointError(f"{path}: incomplete checkpoint (no {err})") from None
     if any(a.shape != b.shape for a, b in zip(new, leaves)):

@@ -42,13 +42,14 @@ class DivergenceError(RuntimeError):
 class Checkpointing(NamedTuple):
     """Where to checkpoint (``path``), what the run is (``identity``), whether to ``write``
     after every chunk and whether to ``resume`` from ``path``. ``advice``: what to try after
-    a divergence."""
+    a divergence; ``ignore``: identity keys that may differ on resume (dotted paths)."""
 
     path: Optional[Path]
     identity: Mapping[str, Any]
     write: bool = False
     resume: bool = False
     advice: str = "try a smaller gamma"
+    ignore: tuple[str, ...] = ("config.iterations",)
 
 
 class DriveResult(NamedTuple):
@@ -97,7 +98,8 @@ def drive(run_chunk: Callable[[Any, Any, int], tuple[Any, Any]], state: Any,
     if ckpt.resume:
         if ckpt.path is None:
             raise CheckpointError("--resume needs an output folder holding a checkpoint")
-        state, infos, _ = load_checkpoint(ckpt.path, state, info_type, ckpt.identity)
+        state, infos, _ = load_checkpoint(ckpt.path, state, info_type, ckpt.identity,
+                                          ckpt.ignore)
         state = place(state) if place is not None else state
         done = sum(len(np.asarray(i[0])) for i in infos)
         if done != int(state.step):
@@ -136,6 +138,8 @@ def _diverged(ckpt: Checkpointing, state: Any, infos: list, iteration: int) -> N
     where = ""
     if ckpt.path is not None and ckpt.write:
         save_checkpoint(ckpt.path, state, infos, ckpt.identity)
-        where = f"; the last good state (iteration {int(state.step)}) is saved in {ckpt.path}"
+        where = (f"; the last good state (iteration {int(state.step)}) is saved in "
+                 f"{ckpt.path}: continue it with --resume --allow-step-change and a smaller "
+                 "--gamma")
     raise DivergenceError(f"the chains diverged (NaN or infinite values) at iteration "
                           f"{iteration}; {ckpt.advice}{where}")

@@ -105,12 +105,13 @@ def run_soul_task(config: SOULConfig, backbone: Backbone, build: EnergyBuilder,
                   resume: bool = False, checkpoint: bool = False, progress: bool = False,
                   devices: Optional[int] = None, desc: str = "SOUL",
                   monitor: Optional[Callable[[Backbone, tuple, SOULState], Any]] = None,
-                  advice: str = "try a smaller gamma") -> TaskRun:
+                  allow_step_change: bool = False) -> TaskRun:
     """Run SOUL for ``config.iterations`` outer steps (see the module docstring).
 
     ``args``: the arrays ``build`` needs besides the backbone (replicated on the devices).
     ``positions``: ``(C, H, W, ch)`` starting images; ``target`` = F(x0) for the trace.
     ``monitor(backbone, args, state)``: recorded before the first chunk and after each.
+    ``allow_step_change``: on resume, gamma and delta may differ from the checkpoint's.
     """
     mesh = chain_mesh(devices if devices is not None else default_devices(config.chains))
     check_chains(config.chains, mesh)
@@ -119,8 +120,10 @@ def run_soul_task(config: SOULConfig, backbone: Backbone, build: EnergyBuilder,
                                   config.theta_optimizer()), mesh)
     target_norms = np.asarray(block_norms(target, backbone.block_sizes()))
     runner = _runner(config, build)
+    ignore = ("config.iterations",) + (("config.gamma", "config.delta")
+                                       if allow_step_change else ())
     ckpt = Checkpointing(checkpoint_path(out_dir), identity, write=checkpoint, resume=resume,
-                         advice=advice)
+                         advice="try a smaller --gamma", ignore=ignore)
     result = drive(lambda s, stop, m: runner(backbone, args, run_key, s, stop, m), state,
                    config.chunks(), SOULInfo, checkpointing=ckpt, progress=progress, desc=desc,
                    postfix=_postfix(target_norms), place=lambda s: shard_state(s, mesh),

@@ -506,7 +506,8 @@ def _gaussian_start(key: Array, image: Array, mask: Array, exemplar: Any,
 def inpaint_image(image: Any, mask: Any, network: Optional[Union[Backbone, Mapping[str, Any]]],
                   config: InpaintConfig, *, exemplar: Any = None, out_dir: Optional[Path] = None,
                   resume: bool = False, checkpoint: bool = False, progress: bool = False,
-                  devices: Optional[int] = None) -> InpaintResult:
+                  devices: Optional[int] = None,
+               allow_step_change: bool = False) -> InpaintResult:
     """Inpaint with the Gaussian model (``config.model == "gaussian"``) or the CNN model.
 
     Imperative shell: compiles the Gaussian sampler and, for the CNN model, runs SOUL through
@@ -545,7 +546,8 @@ def inpaint_image(image: Any, mask: Any, network: Optional[Union[Backbone, Mappi
     run = run_soul_task(config, backbone, _energy, (image, mask, target), jnp.asarray(start),
                         target, run_key, identity=run_identity(config, backbone, **inputs),
                         out_dir=out_dir, resume=resume, checkpoint=checkpoint,
-                        progress=progress, devices=devices, desc="inpaint")
+                        progress=progress, devices=devices, desc="inpaint",
+                        allow_step_change=allow_step_change)
     trace = dict(run.trace)
     trace.update(cg_residual=residual, regions_used=np.asarray(used))
     state = run.state

@@ -200,7 +200,8 @@ def _check_images(content: Any, style: Any, spec: Any) -> tuple[Array, Array]:
 def transfer_style(content: Any, style: Any, network: Union[Backbone, Mapping[str, Any]],
                    config: StyleConfig, *, out_dir: Optional[Path] = None,
                    resume: bool = False, checkpoint: bool = False, progress: bool = False,
-                   devices: Optional[int] = None) -> StyleResult:
+                   devices: Optional[int] = None,
+               allow_step_change: bool = False) -> StyleResult:
     """Sample the style model of ``style`` near ``content`` (see the module docstring).
 
     ``content`` is used at its own size (resize it beforehand; ``config.size`` is only
@@ -225,7 +226,8 @@ def transfer_style(content: Any, style: Any, network: Union[Backbone, Mapping[st
                         run_key, identity=run_identity(config, backbone, content=content,
                                                        style=style),
                         out_dir=out_dir, resume=resume, checkpoint=checkpoint,
-                        progress=progress, devices=devices, desc="style", monitor=monitor)
+                        progress=progress, devices=devices, desc="style", monitor=monitor,
+                        allow_step_change=allow_step_change)
     trace = dict(run.trace)
     trace["content_distance"] = np.stack([r[1] for r in run.records])
     trace["content_iteration"] = np.array([r[0] for r in run.records])

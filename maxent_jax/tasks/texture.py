@@ -124,7 +124,8 @@ def texture_energy(config: SOULConfig, backbone: Backbone, exemplar: Array,
 def synthesize(exemplar: Array, network: Union[Backbone, Mapping[str, Any]],
                config: SynthesisConfig, *, out_dir: Optional[Path] = None,
                resume: bool = False, progress: bool = True, checkpoint: bool = False,
-               devices: Optional[int] = None) -> SynthesisResult:
+               devices: Optional[int] = None,
+               allow_step_change: bool = False) -> SynthesisResult:
     """Run SOUL for ``config.iterations`` outer steps; see the module docstring.
 
     ``network``: a :class:`Backbone` or Flax variables. ``out_dir`` with ``checkpoint=True``
@@ -144,7 +145,8 @@ def synthesize(exemplar: Array, network: Union[Backbone, Mapping[str, Any]],
                         initial_positions(init_key, exemplar, config), target, run_key,
                         identity=run_identity(config, backbone, exemplar=host_exemplar),
                         out_dir=out_dir, resume=resume, checkpoint=checkpoint,
-                        progress=progress, devices=devices)
+                        progress=progress, devices=devices,
+                        allow_step_change=allow_step_change)
     state = run.state
     average = to_host(state.average) if int(state.num_averaged) > 0 else None
     model = learned_model(config, backbone, host_exemplar, np.asarray(target), run.trace)

