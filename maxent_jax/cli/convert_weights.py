@@ -32,11 +32,14 @@ def add_parser(subparsers: Any) -> None:
         "-o", "--output", type=Path, required=True, metavar="DST",
         help="output .npz file (an existing directory receives the cache file name)",
     )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing DST")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Convert ``args.src`` to ``args.output`` and print what was written."""
+    if args.output.is_file() and not args.overwrite:
+        raise ValueError(f"-o {args.output} exists; pass --overwrite to replace it")
     written = convert_weights(args.src, args.output)
     weights = load_weights(written, cache=False)
     size_mb = written.stat().st_size / 1e6

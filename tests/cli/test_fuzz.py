@@ -139,3 +139,78 @@ def test_gaussian_options(num, seed, size, method, earlier, shape, capsys):
         if code == 0:
             pngs = sorted(out.glob("sample_*.png"))
             assert len(pngs) == num and hashlib.sha256(pngs[0].read_bytes()).hexdigest()
+
+
+def _corrupt(draw, data: bytes) -> bytes:
+    data = bytearray(data)
+    kind = draw(st.sampled_from(["valid", "flip", "truncate", "junk"]))
+    if kind == "flip":
+        for _ in range(draw(st.integers(1, 4))):
+            data[draw(st.integers(0, len(data) - 1))] ^= draw(st.integers(1, 255))
+    elif kind == "truncate":
+        data = data[: draw(st.integers(0, len(data) - 1))]
+    elif kind == "junk":
+        data = bytearray(draw(st.binary(max_size=300)))
+    return bytes(data)
+
+
+@st.composite
+def other_inputs(draw):
+    """A command other than the above with one fuzzed input: the style image, the mask, a
+    model file or a weight file."""
+    command = draw(st.sampled_from(["style", "inpaint", "sample", "convert-weights"]))
+    if command == "style":
+        return command, _corrupt(draw, _png(draw(st.integers(4, 30)), 24, 3, 2))
+    if command == "inpaint":
+        h, w = draw(st.sampled_from([(24, 24), (24, 24), (20, 24)]))
+        mask = np.zeros((h, w), np.uint8)
+        mask[draw(st.integers(0, h - 1)):, draw(st.integers(0, w - 1)):] = 255
+        mask = mask * draw(st.sampled_from([1, 1, 0]))  # sometimes empty
+        buf = io.BytesIO()
+        Image.fromarray(mask).save(buf, format="PNG")
+        return command, _corrupt(draw, buf.getvalue())
+    if command == "sample":
+        return command, None  # the model's bytes are corrupted in the test (needs the file)
+    return command, draw(st.binary(max_size=400))
+
+
+@settings(max_examples=30, **SETTINGS)
+@given(case=other_inputs(), earlier=FOLDERS, flips=st.lists(st.integers(0, 10**6), max_size=3),
+       cut=st.sampled_from([None, None, 0, 100, 2000]))
+def test_other_commands_inputs(case, earlier, flips, cut, capsys, tmp_path_factory):
+    command, data = case
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        image, out, fuzzed = tmp / "x.png", tmp / "out", tmp / "fuzzed"
+        image.write_bytes(_png(24, 24, 3, 0))
+        if command == "sample":
+            model = bytearray(_model_bytes(tmp_path_factory))
+            for i in flips:
+                model[i % len(model)] ^= 0x5A
+            data = bytes(model if cut is None else model[:cut])
+        fuzzed.write_bytes(data)
+        argv = {"style": ["style", image, fuzzed, "--out-dir", out, "--layers", "relu1_1",
+                          "--content-layers", "relu1_1", "--iterations", "1", "--no-progress"],
+                "inpaint": ["inpaint", image, fuzzed, "--out-dir", out],
+                "sample": ["sample", fuzzed, "--out-dir", out, "--num", "1", "--steps", "1",
+                           "--no-progress"],
+                "convert-weights": ["convert-weights", fuzzed, "-o", out / "w.npz"]}[command]
+        guarded = "w.npz" if command == "convert-weights" else "config.json"
+        if command == "convert-weights" and earlier == "overwrite":
+            earlier = "none"
+        _outcome(argv, out, earlier, capsys, guarded)
+
+
+_MODEL: dict = {}
+
+
+def _model_bytes(factory) -> bytes:
+    """A small learned model (two layers, 24 px), made once."""
+    if "bytes" not in _MODEL:
+        root = factory.mktemp("model")
+        image = root / "x.png"
+        image.write_bytes(_png(24, 24, 3, 0))
+        assert main(["synthesize", str(image), "--out-dir", str(root / "run"), "--layers",
+                     "relu1_1,relu2_1", "--iterations", "2", "--no-progress"]) == 0
+        _MODEL["bytes"] = (root / "run" / "model.npz").read_bytes()
+    return _MODEL["bytes"]
