@@ -1,4 +1,9 @@
-"""Bundled exemplar textures (CC0; see ``maxent_jax/data/exemplars/PROVENANCE.md``)."""
+"""Bundled exemplar textures (CC0 or public domain; ``maxent_jax/data/exemplars/PROVENANCE.md``).
+
+Two sets: the tuning set (``list_exemplars()``: brick, grass, gravel, wood), on which settings
+have been chosen, and a held-out set (``list_exemplars(held_out=True)``, file names starting with
+``heldout_``) on which no setting may ever be tuned; it is only for reporting.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +14,34 @@ import numpy as np
 
 from maxent_jax.io import load_image
 
-__all__ = ["list_exemplars", "exemplar_path", "load_exemplar", "resize_longer_side"]
+__all__ = ["HELD_OUT_PREFIX", "list_exemplars", "exemplar_path", "load_exemplar",
+           "resize_longer_side"]
 
 
 def _folder() -> Path:
     return Path(str(resources.files("maxent_jax.data").joinpath("exemplars")))
 
 
-def list_exemplars() -> list[str]:
-    """Names of the bundled exemplars, sorted (e.g. ``['brick', 'grass', 'gravel', 'wood']``)."""
-    return sorted(p.stem for p in _folder().glob("*.png"))
+HELD_OUT_PREFIX = "heldout_"
+
+
+def list_exemplars(*, held_out: bool = False) -> list[str]:
+    """Names of the bundled exemplars, sorted.
+
+    ``held_out=False`` (default): the tuning set, ``['brick', 'grass', 'gravel', 'wood']``.
+    ``held_out=True``: the held-out set (names starting with ``heldout_``), never used to
+    choose a setting.
+    """
+    names = sorted(p.stem for p in _folder().glob("*.png"))
+    return [n for n in names if n.startswith(HELD_OUT_PREFIX) == held_out]
 
 
 def exemplar_path(name: str) -> Path:
     """Path of the bundled exemplar ``name``; ``ValueError`` listing the choices if unknown."""
     path = _folder() / f"{name}.png"
     if not path.is_file():
-        raise ValueError(f"no bundled exemplar {name!r}; choose one of {list_exemplars()}")
+        choices = list_exemplars() + list_exemplars(held_out=True)
+        raise ValueError(f"no bundled exemplar {name!r}; choose one of {choices}")
     return path
 
 
