@@ -56,7 +56,7 @@ import numpy as np
 from maxent_jax.nn import features as feats
 from maxent_jax import metrics
 from maxent_jax.baselines.gatys import GatysConfig, gatys_spec, gatys_synthesize
-from maxent_jax.baselines.lu_zhu_wu import LuZhuWuConfig, lzw_synthesize
+from maxent_jax.baselines.lu_zhu_wu import LuZhuWuConfig, lzw_learn
 from maxent_jax.baselines.microcanonical import MicrocanonicalConfig, microcanonical_synthesize
 from maxent_jax.exemplars import exemplar_path, list_exemplars, resize_longer_side
 from maxent_jax.tasks.gaussian import adsn
@@ -94,7 +94,6 @@ STUDY_NAMES = {"tiny": "Tiny (CI smoke)", "cpu": "CPU-sized", "gpu": "256 px"}
 
 _gatys = jax.jit(gatys_synthesize, static_argnames=("config", "size", "num"))
 _micro = jax.jit(microcanonical_synthesize, static_argnames=("config", "size", "num"))
-_lzw = jax.jit(lzw_synthesize, static_argnames=("config", "size"))
 _adsn = jax.jit(adsn, static_argnames=("num",))
 
 
@@ -110,7 +109,8 @@ def run_gatys(key, exemplar, variables, study: Study) -> np.ndarray:
 def run_lu_zhu_wu(key, exemplar, variables, study: Study) -> np.ndarray:
     config = LuZhuWuConfig(iterations=max(1, study.iterations // study.langevin_steps),
                            chains=study.samples, langevin_steps=study.langevin_steps)
-    return np.asarray(_lzw(key, exemplar, variables, config)[0].positions)
+    seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
+    return np.asarray(lzw_learn(exemplar, variables, config, seed=seed).state.positions)
 
 
 def run_microcanonical(key, exemplar, variables, study: Study) -> np.ndarray:

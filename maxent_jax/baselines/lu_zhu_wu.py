@@ -65,6 +65,8 @@ __all__ = [
     "lzw_kernel",
     "lzw_run",
     "lzw_synthesize",
+    "lzw_settings",
+    "lzw_learn",
 ]
 
 Array = jax.Array
@@ -150,3 +152,48 @@ def lzw_synthesize(key: Array, exemplar: Array, variables: Mapping[str, Any],
     return lzw_run(run_key, state, energy, config.iterations, optimizer=opt,
                    step_size=constant(config.gamma), num_langevin=config.langevin_steps,
                    block_sizes=backbone.block_sizes())
+
+
+def lzw_settings(config: LuZhuWuConfig, exemplar: Any, *, seed: int = 0,
+                 checkpoint_every: Optional[int] = None) -> Any:
+    """The baseline as :class:`maxent_jax.run.settings.SOULConfig` settings, so that it runs
+    through the shared task shell (:func:`lzw_learn`): plain sgd with rate eta, L inner
+    steps, eps = 1 / sigma^2 centred on the exemplar's mean (sigma: the exemplar's std)."""
+    import numpy as np
+
+    from maxent_jax.run.settings import SOULConfig
+
+    sigma = float(np.std(np.asarray(exemplar))) if config.sigma is None else float(config.sigma)
+    return SOULConfig(layers=config.layers, activation=config.activation,
+                      pooling=config.pooling, padding=config.padding, gamma=config.gamma,
+                      delta=config.learning_rate, optimism=0.0, inner_steps=config.langevin_steps,
+                      chains=config.chains, iterations=config.iterations,
+                      eps=1.0 / sigma**2, centre="mean", seed=seed,
+                      checkpoint_every=checkpoint_every or config.iterations).validate()
+
+
+def lzw_learn(exemplar: Array, network: Any, config: LuZhuWuConfig = LuZhuWuConfig(), *,
+              seed: int = 0, size: Optional[Sequence[int]] = None, out_dir: Any = None,
+              checkpoint_every: Optional[int] = None, resume: bool = False,
+              checkpoint: bool = False, progress: bool = False) -> Any:
+    """The baseline run by the one chunk driver (checkpoints, resume, divergence), like the
+    macrocanonical tasks: returns :class:`maxent_jax.run.task.TaskRun` (``run.state.positions``
+    holds the M chains' last samples). Same kernel as :func:`lzw_synthesize`; the starting
+    noise is drawn from ``seed``."""
+    import numpy as np
+
+    from maxent_jax.run.task import run_identity, run_soul_task
+    from maxent_jax.tasks.texture import as_backbone, exemplar_features, texture_energy
+
+    exemplar = jnp.asarray(exemplar, jnp.float32)
+    settings = lzw_settings(config, exemplar, seed=seed, checkpoint_every=checkpoint_every)
+    out_hw = tuple(size) if size is not None else tuple(exemplar.shape[:2])
+    backbone = as_backbone(network, settings, out_hw)
+    init_key, run_key = jax.random.split(jax.random.key(seed))
+    target = exemplar_features(backbone, exemplar)
+    starts = max_entropy_noise(init_key, exemplar, size=out_hw, num=config.chains)
+    return run_soul_task(settings, backbone, texture_energy, (exemplar, target), starts, target,
+                         run_key, identity=run_identity(settings, backbone,
+                                                        exemplar=np.asarray(exemplar)),
+                         out_dir=out_dir, resume=resume, checkpoint=checkpoint,
+                         progress=progress, desc="Lu-Zhu-Wu", estimator="last")

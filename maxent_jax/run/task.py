@@ -78,7 +78,7 @@ def soul_trace(infos: Sequence[SOULInfo], target_norms: np.ndarray,
 
 
 @functools.lru_cache(maxsize=16)
-def _runner(config: SOULConfig, build: EnergyBuilder) -> Callable:
+def _runner(config: SOULConfig, build: EnergyBuilder, estimator: str = "path") -> Callable:
     """jitted ``(backbone, args, key, state, stop, m) -> (state, info)`` for
     ``config.checkpoint_every`` steps (a shorter chunk stops early: no second program)."""
     options = config.soul_options()
@@ -86,7 +86,7 @@ def _runner(config: SOULConfig, build: EnergyBuilder) -> Callable:
     def run(backbone, args, key, state, stop, num_inner):
         energy = build(config, backbone, *args)
         kernel = soul(energy, num_inner=num_inner, block_sizes=backbone.block_sizes(),
-                      **options)
+                      estimator=estimator, **options)
         return scan_steps(kernel.step, key, state, config.checkpoint_every, stop)
 
     return jax.jit(run, static_argnums=5)
@@ -105,13 +105,14 @@ def run_soul_task(config: SOULConfig, backbone: Backbone, build: EnergyBuilder,
                   resume: bool = False, checkpoint: bool = False, progress: bool = False,
                   devices: Optional[int] = None, desc: str = "SOUL",
                   monitor: Optional[Callable[[Backbone, tuple, SOULState], Any]] = None,
-                  allow_step_change: bool = False) -> TaskRun:
+                  allow_step_change: bool = False, estimator: str = "path") -> TaskRun:
     """Run SOUL for ``config.iterations`` outer steps (see the module docstring).
 
     ``args``: the arrays ``build`` needs besides the backbone (replicated on the devices).
     ``positions``: ``(C, H, W, ch)`` starting images; ``target`` = F(x0) for the trace.
     ``monitor(backbone, args, state)``: recorded before the first chunk and after each.
     ``allow_step_change``: on resume, gamma and delta may differ from the checkpoint's.
+    ``estimator``: of E[F] in the theta step (:func:`maxent_jax.sampling.soul.soul`).
     """
     mesh = chain_mesh(devices if devices is not None else default_devices(config.chains))
     check_chains(config.chains, mesh)
@@ -119,7 +120,7 @@ def run_soul_task(config: SOULConfig, backbone: Backbone, build: EnergyBuilder,
     state = shard_state(soul_init(positions, jnp.zeros(backbone.dim),
                                   config.theta_optimizer()), mesh)
     target_norms = np.asarray(block_norms(target, backbone.block_sizes()))
-    runner = _runner(config, build)
+    runner = _runner(config, build, estimator)
     ignore = ("config.iterations",) + (("config.gamma", "config.delta")
                                        if allow_step_change else ())
     ckpt = Checkpointing(checkpoint_path(out_dir), identity, write=checkpoint, resume=resume,

@@ -190,3 +190,28 @@ def test_baselines_use_winograd_on_the_cpu_like_synthesis(monkeypatch, real_vari
     assert np.all(np.isfinite(winograd))
     assert not np.array_equal(winograd, direct)  # Winograd really ran
     np.testing.assert_allclose(winograd, direct, atol=2e-3)
+
+
+def test_lu_zhu_wu_runs_through_the_one_driver(tmp_path):
+    """``lzw_learn`` (task shell, chunks, checkpoints) runs the kernel of the jitted
+    ``lzw_synthesize``; it resumes bit-identically."""
+    from maxent_jax.baselines.lu_zhu_wu import LuZhuWuConfig, lzw_learn, lzw_synthesize
+    from maxent_jax.exemplars import load_exemplar
+    from maxent_jax.nn.vgg import random_variables
+
+    variables = random_variables(jax.random.key(0), layers=("relu2_1",))
+    x0 = jnp.asarray(load_exemplar("wood", size=24))
+    config = LuZhuWuConfig(("relu1_1", "relu2_1"), iterations=4, chains=2, langevin_steps=2,
+                           gamma=1e-5)
+    jitted = jax.jit(lzw_synthesize, static_argnames=("config", "size"))
+    state, _ = jitted(jax.random.key(3), x0, variables, config)
+    run = lzw_learn(x0, variables, config, seed=3, checkpoint_every=2)
+    assert run.trace["energy"].shape == (4,)
+    np.testing.assert_allclose(run.state.positions, state.positions, atol=1e-4)
+    np.testing.assert_allclose(run.state.theta, state.theta, rtol=1e-3, atol=1e-6)
+    half = lzw_learn(x0, variables, config._replace(iterations=2), seed=3, checkpoint_every=2,
+                     out_dir=tmp_path, checkpoint=True)
+    assert int(half.state.step) == 2
+    resumed = lzw_learn(x0, variables, config, seed=3, checkpoint_every=2, out_dir=tmp_path,
+                        resume=True, checkpoint=True)
+    np.testing.assert_array_equal(resumed.state.positions, run.state.positions)
