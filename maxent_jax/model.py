@@ -32,7 +32,7 @@ from typing import Any, NamedTuple, Union
 import numpy as np
 
 from maxent_jax.nn import features as feats
-from maxent_jax.run.checkpoint import atomic_write
+from maxent_jax.run.checkpoint import arrays_digest, atomic_write
 from maxent_jax.sampling.energy import EnergyFn, macrocanonical_energy
 
 __all__ = ["MODEL_FORMAT", "MaxEntModel", "ModelError", "polyak_average", "model_energy",
@@ -85,15 +85,18 @@ def _header(model: MaxEntModel) -> dict[str, Any]:
 def save_model(path: Union[str, Path], model: MaxEntModel) -> Path:
     """Write ``model`` to ``path`` (``.npz``: float32 arrays and a JSON header), atomically."""
     arrays = {k: np.asarray(getattr(model, k), np.float32) for k in _ARRAYS}
-    header = json.dumps(_header(model), sort_keys=True)
-    return atomic_write(Path(path), lambda f: np.savez(f, header=np.array(header), **arrays))
+    arrays["header"] = np.array(json.dumps(_header(model), sort_keys=True))
+    arrays["digest"] = np.array(arrays_digest(arrays))
+    return atomic_write(Path(path), lambda f: np.savez(f, **arrays))
 
 
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     try:
         with np.load(path, allow_pickle=False) as data:
-            header = json.loads(str(data["header"]))
-            arrays = {k: np.asarray(data[k]) for k in _ARRAYS}
+            arrays = {k: np.asarray(data[k]) for k in (*_ARRAYS, "header")}
+            if str(data["digest"]) != arrays_digest(arrays):
+                raise ValueError("its arrays do not match their SHA-256 (damaged or edited file)")
+            header = json.loads(str(arrays.pop("header")))
     except FileNotFoundError:
         raise ModelError(f"{path}: no such model file") from None
     except IsADirectoryError:

@@ -11,6 +11,7 @@ import pytest
 from maxent_jax.model import (MaxEntModel, ModelError, check_weights, load_model, polyak_average,
                               save_model)
 from maxent_jax.nn import features as feats
+from maxent_jax.run.checkpoint import arrays_digest
 
 
 def _model(spec=feats.get_spec(layers=("relu1_1", "relu2_1"))) -> MaxEntModel:
@@ -31,7 +32,7 @@ def test_round_trip_is_exact(tmp_path):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(model, name))
     assert (loaded.beta, loaded.extensive, loaded.eps, loaded.settings) == (1.0, True, 0.5,
                                                                             {"gamma": 1e-7})
-    with zipfile.ZipFile(path) as archive:  # plain arrays and a JSON header, no pickle
+    with zipfile.ZipFile(path) as archive:  # plain arrays, a JSON header and a digest
         assert all(n.endswith(".npy") for n in archive.namelist())
     np.load(path, allow_pickle=False)["header"]
 
@@ -52,6 +53,8 @@ def _rewrite(path, out, **changes):
         else:
             header[key] = value
     arrays["header"] = np.array(json.dumps(header))
+    arrays.pop("digest")
+    arrays["digest"] = np.array(arrays_digest(arrays))  # a consistent file with wrong contents
     np.savez(out, **arrays)
     return out
 
@@ -75,6 +78,12 @@ def test_bad_files_are_refused_naming_the_file(tmp_path):
     cases[_rewrite(good, tmp_path / "nan.npz",
                    target=np.full(192, np.nan, np.float32))] = "non-finite"
     cases[tmp_path / "missing.npz"] = "no such model file"
+    edited = tmp_path / "edited.npz"  # one value changed, digest not updated
+    with np.load(good, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["theta"] = arrays["theta"] + np.float32(1e-3)
+    np.savez(edited, **arrays)
+    cases[edited] = "do not match their SHA-256"
     cases[tmp_path] = "is a folder"
     for path, message in cases.items():
         with pytest.raises(ModelError, match=message) as err:
