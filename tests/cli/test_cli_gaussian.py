@@ -54,7 +54,7 @@ def test_same_seed_same_file(tmp_path):
 @pytest.mark.parametrize("extra,match", [
     (["--size", "8", "20"], r"smaller than the exemplar 12x12"),
     (["--num", "0"], r"--num must be at least 1"),
-    (["--seed", "-1"], r"--seed must be >= 0"),
+    (["--seed", "-1"], r"--seed must be an integer between 0 and 2\^63 - 1"),
 ])
 def test_bad_options_return_non_zero(tmp_path, capsys, extra, match):
     image = _png(tmp_path / "in.png", (12, 12, 3))

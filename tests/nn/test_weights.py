@@ -542,7 +542,7 @@ def test_foreign_files(tmp_path, kind, message):
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(W.WeightsError, match="no such"):
         W.load_weights(tmp_path / "absent.pth")
-    with pytest.raises(W.WeightsError, match="no such"):
+    with pytest.raises(W.WeightsError, match="is a folder, not a weight file"):
         W.load_weights(tmp_path)
 
 

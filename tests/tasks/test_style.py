@@ -192,5 +192,5 @@ def test_cli_writes_result_config_and_trace(tmp_path, capsys, brick_gravel):
     assert cli(["style", str(tmp_path / "missing.png"), str(tmp_path / "style.png"),
                 "--out-dir", str(out)]) == 2
     assert cli(["style", str(tmp_path / "content.png"), str(tmp_path / "style.png"),
-                "--out-dir", str(out), "--size", "8", "8"]) == 2
+                "--out-dir", str(out) + "_small", "--size", "8", "8"]) == 2
     assert "needs at least 16x16" in capsys.readouterr().err
