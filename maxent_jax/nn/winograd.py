@@ -28,7 +28,6 @@ from typing import NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 __all__ = ["TILES", "WinogradTransform", "transform", "winograd_conv3x3",
            "winograd_conv3x3_adjoint", "winograd_kernel"]

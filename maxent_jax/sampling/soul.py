@@ -29,7 +29,6 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from maxent_jax.sampling.energy import EnergyFn

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -29,26 +30,17 @@ def test_chunk_plan_cuts_at_the_cadence_and_the_stages():
     assert sum(c[1] for c in plan) == 10
 
 
+class _State(NamedTuple):
+    x: jax.Array
+    step: jax.Array
+
+
 def test_scan_steps_stops_early_without_changing_the_first_steps():
-    def step(key, state):
-        x, n = state
-        x = x + jax.random.normal(key, x.shape)
-        return (x, n + 1), x.sum()
-
-    class S(tuple):
-        pass
-
-    from typing import NamedTuple
-
-    class State(NamedTuple):
-        x: jax.Array
-        step: jax.Array
-
     def kernel(key, s):
-        (x, n), info = step(key, (s.x, s.step))
-        return State(x, n), info
+        x = s.x + jax.random.normal(key, s.x.shape)
+        return _State(x, s.step + 1), x.sum()
 
-    key, init = jax.random.key(0), State(jnp.zeros(3), jnp.zeros((), jnp.int32))
+    key, init = jax.random.key(0), _State(jnp.zeros(3), jnp.zeros((), jnp.int32))
     full, infos = scan_steps(kernel, key, init, 5)
     part, part_infos = jax.jit(lambda s, stop: scan_steps(kernel, key, s, 5, stop))(init, 3)
     three, _ = scan_steps(kernel, key, init, 3)
@@ -61,7 +53,6 @@ def test_scan_steps_stops_early_without_changing_the_first_steps():
 def _toy_chunk(calls):
     def run(state, stop, m):
         calls.append((int(state.step), int(stop), m))
-        n = int(stop) - int(state.step)
         info = SOULInfo(*[jnp.zeros((5,) + s) for s in ((), (1,), (), (), (1,), ())])
         return state._replace(step=jnp.asarray(stop, jnp.int32)), info
     return run
