@@ -9,7 +9,10 @@ every weight convention takes the same input.
 
 Options, after docs/reference.md §2 and De Bortoli et al. (SIMODS 2021): ``activation`` ``relu`` or
 ``celu`` (alpha = 1, so that F is smooth), ``pooling`` ``max`` or ``avg`` (2x2, stride 2,
-floor), ``padding`` ``zero`` or ``reflect`` (1 pixel).
+floor), ``padding`` ``zero``, ``reflect`` or ``circular`` (1 pixel). Circular padding treats
+the image as a torus, as the Gaussian models' periodic convolutions do: a convolution then
+commutes with circular shifts, so the channel means of a layer after k 2x2 poolings are
+invariant under circular shifts by multiples of 2^k pixels (exactly, up to rounding).
 
 Convolutions use a custom VJP whose input gradient is a convolution with the flipped,
 in/out-swapped kernel ``kernel_t``. ``with_transposed_kernels`` precomputes those once, so a
@@ -39,6 +42,7 @@ __all__ = [
     "CONV_CHANNELS",
     "check_options",
     "LAYER_NAMES",
+    "PADDINGS",
     "PRECISIONS",
     "VGG19",
     "CONV_ALGORITHMS",
@@ -86,6 +90,7 @@ def layer_channels(name: str) -> int:
     return CONV_CHANNELS["conv" + name.split("conv")[-1].split("relu")[-1]]
 
 
+PADDINGS = ("zero", "reflect", "circular")
 PRECISIONS = ("float32", "tf32", "bfloat16")
 """Convolution arithmetic: full float32 (``lax.Precision.HIGHEST``), the backend's default
 (TF32 tensor cores on NVIDIA Ampere and later; float32 on CPU), or bfloat16 inputs with float32
@@ -165,7 +170,7 @@ def transpose_kernel(kernel: Array) -> Array:
 
 
 class Conv3x3(nn.Module):
-    """3x3 convolution with bias; ``padding`` is ``zero`` or ``reflect`` (1 pixel).
+    """3x3 convolution with bias; ``padding`` is ``zero``, ``reflect`` or ``circular`` (1 pixel).
 
     ``activation`` (``relu``/``celu``), when given, is applied inside the module: the unit
     that ``VGG19(remat=True)`` rematerialises. ``tile`` > 0: Winograd F(tile, 3), with the
@@ -189,8 +194,9 @@ class Conv3x3(nn.Module):
         else:
             kernel_t = transpose_kernel(kernel)
         pad = 1
-        if self.padding == "reflect":
-            x, pad = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect"), 0
+        if self.padding in ("reflect", "circular"):
+            mode = "reflect" if self.padding == "reflect" else "wrap"
+            x, pad = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode=mode), 0
         if self.tile:
             u, u_t = (self._stored_or(f"{p}{self.tile}", k, self.tile)
                       for p, k in (("u", kernel), ("ut", kernel_t)))
@@ -230,7 +236,7 @@ def check_options(activation: str, pooling: str, padding: str,
                   precision: str = "float32", conv: str = "auto") -> None:
     for name, value, allowed in (("activation", activation, ("relu", "celu")),
                                  ("pooling", pooling, ("avg", "max")),
-                                 ("padding", padding, ("zero", "reflect")),
+                                 ("padding", padding, PADDINGS),
                                  ("precision", precision, PRECISIONS),
                                  ("conv", conv, CONV_ALGORITHMS)):
         if value not in allowed:

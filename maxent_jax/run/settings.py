@@ -72,8 +72,9 @@ class SOULConfig:
                                         choices=("relu", "celu"))
     pooling: Optional[str] = setting(None, "network", "pooling (default: the preset's)",
                                      choices=("avg", "max"))
-    padding: Optional[str] = setting(None, "network", "padding (default: the preset's)",
-                                     choices=("zero", "reflect"))
+    padding: Optional[str] = setting(None, "network", "padding (default: the preset's; "
+                                     "circular: the image is a torus, features are invariant "
+                                     "to circular shifts)", choices=("zero", "reflect", "circular"))
     colour: bool = setting(False, "network", "also constrain the RGB mean and covariance "
                            "(9 extra features)", flag="--colour-stats")
     precision: str = setting("float32", "network", "convolution arithmetic",

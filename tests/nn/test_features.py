@@ -168,3 +168,22 @@ def test_features_cli_writes_the_library_vector(tmp_path, real_variables, wood32
     np.testing.assert_allclose(np.load(out), expected, rtol=1e-5)
     assert main(["features", str(tmp_path / "missing.png"), "--out", str(out)]) == 2
     assert main(["features", str(path), "--out", str(out), "--preset", "nope"]) == 2
+
+
+def test_circular_padding_makes_channel_means_shift_invariant():
+    """On the torus a 3x3 convolution commutes with circular shifts, so the channel means of a
+    layer after k poolings are invariant under shifts by multiples of 2^k (here k = 2: 4 px);
+    zero padding is not."""
+    from maxent_jax.nn.backbone import prepare_backbone
+    from maxent_jax.nn.vgg import random_variables
+
+    variables = random_variables(jax.random.key(0), layers=("relu3_1",))
+    x = jnp.asarray(np.random.default_rng(0).uniform(size=(32, 32, 3)), jnp.float32)
+    shifted = jnp.roll(x, (8, 12), axis=(0, 1))
+    gaps = {}
+    for padding in ("circular", "zero"):
+        spec = feats.get_spec(layers=("relu1_1", "relu2_1", "relu3_1"), padding=padding)
+        backbone = prepare_backbone(spec, variables, (32, 32))
+        f, g = backbone.features(x), backbone.features(shifted)
+        gaps[padding] = float(jnp.max(jnp.abs(f - g)) / jnp.max(jnp.abs(f)))
+    assert gaps["circular"] < 1e-5 < 1e-3 < gaps["zero"], gaps
