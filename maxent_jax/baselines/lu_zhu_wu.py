@@ -183,12 +183,13 @@ def lzw_learn(exemplar: Array, network: Any, config: LuZhuWuConfig = LuZhuWuConf
     import numpy as np
 
     from maxent_jax.run.task import run_identity, run_soul_task
-    from maxent_jax.tasks.texture import as_backbone, exemplar_features, texture_energy
+    from maxent_jax.nn.backbone import as_backbone, exemplar_features
+    from maxent_jax.tasks.texture import texture_energy
 
     exemplar = jnp.asarray(exemplar, jnp.float32)
     settings = lzw_settings(config, exemplar, seed=seed, checkpoint_every=checkpoint_every)
     out_hw = tuple(size) if size is not None else tuple(exemplar.shape[:2])
-    backbone = as_backbone(network, settings, out_hw)
+    backbone = as_backbone(network, settings.spec(), out_hw)
     init_key, run_key = jax.random.split(jax.random.key(seed))
     target = exemplar_features(backbone, exemplar)
     starts = max_entropy_noise(init_key, exemplar, size=out_hw, num=config.chains)

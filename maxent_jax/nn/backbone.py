@@ -36,6 +36,8 @@ __all__ = [
     "Backbone",
     "prepare_backbone",
     "load_backbone",
+    "as_backbone",
+    "exemplar_features",
     "load_network",
     "weights_digest",
     "min_side",
@@ -178,3 +180,20 @@ def load_backbone(spec: feats.FeatureSpec, size: Sequence[int],
     else:
         digest = weights_digest(variables)
     return prepare_backbone(spec, variables, size, digest)
+
+
+def as_backbone(network: Union[Backbone, Mapping[str, Any]], spec: feats.FeatureSpec,
+                size: Sequence[int]) -> Backbone:
+    """The backbone of ``spec`` at ``size`` from a :class:`Backbone` (its spec must be
+    ``spec``; resized if needed) or from Flax variables (prepared here, digest computed)."""
+    if isinstance(network, Backbone):
+        if network.spec != spec:
+            raise ValueError(f"the backbone computes {network.spec}, the settings ask for {spec}")
+        return network.resized(size)
+    return prepare_backbone(spec, network, size, weights_digest(network))
+
+
+@jax.jit
+def exemplar_features(backbone: Backbone, exemplar: Array) -> Array:
+    """F(x0), with the backbone prepared for the exemplar's own size."""
+    return backbone.resized(exemplar.shape[:2]).features(exemplar)

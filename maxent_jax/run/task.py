@@ -15,6 +15,7 @@ chunk (so the weights and images are arguments of the compiled program, not cons
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Optional, Sequence
@@ -32,7 +33,8 @@ from maxent_jax.sampling.energy import EnergyFn
 from maxent_jax.sampling.scan import scan_steps
 from maxent_jax.sampling.soul import SOULInfo, SOULState, block_norms, soul, soul_init
 
-__all__ = ["TaskRun", "default_devices", "soul_trace", "run_soul_task", "run_identity"]
+__all__ = ["TaskRun", "default_devices", "soul_trace", "run_soul_task", "run_identity",
+           "chunk_program"]
 
 EnergyBuilder = Callable[..., EnergyFn]
 
@@ -92,6 +94,17 @@ def _runner(config: SOULConfig, build: EnergyBuilder, estimator: str = "path") -
     return jax.jit(run, static_argnums=5)
 
 
+def chunk_program(config: SOULConfig, build: EnergyBuilder, estimator: str = "path"
+                  ) -> Callable:
+    """The cached chunk program of ``config``: settings that do not enter it (the seed; the
+    number of iterations when nothing is averaged) are normalised first, so a study over
+    seeds or run lengths compiles once."""
+    key = dataclasses.replace(config, seed=0)
+    if not config.average_last:
+        key = dataclasses.replace(key, iterations=1)
+    return _runner(key, build, estimator)
+
+
 def _postfix(target_norms: np.ndarray) -> Callable[[SOULInfo], dict[str, str]]:
     def postfix(info: SOULInfo) -> dict[str, str]:
         gap = np.linalg.norm(np.asarray(info.gap_norms[-1])) / np.linalg.norm(target_norms)
@@ -120,7 +133,7 @@ def run_soul_task(config: SOULConfig, backbone: Backbone, build: EnergyBuilder,
     state = shard_state(soul_init(positions, jnp.zeros(backbone.dim),
                                   config.theta_optimizer()), mesh)
     target_norms = np.asarray(block_norms(target, backbone.block_sizes()))
-    runner = _runner(config, build, estimator)
+    runner = chunk_program(config, build, estimator)
     ignore = ("config.iterations",) + (("config.gamma", "config.delta")
                                        if allow_step_change else ())
     ckpt = Checkpointing(checkpoint_path(out_dir), identity, write=checkpoint, resume=resume,

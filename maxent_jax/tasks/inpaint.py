@@ -61,7 +61,7 @@ from maxent_jax.nn import features as feats
 from maxent_jax.sampling.energy import EnergyFn, macrocanonical_energy, reference_centre
 from maxent_jax.tasks.gaussian import prepare_spot, validate_image
 from maxent_jax.io import load_image
-from maxent_jax.nn.backbone import Backbone, check_image_size
+from maxent_jax.nn.backbone import Backbone, as_backbone, check_image_size
 from maxent_jax.nn.vgg import LAYER_NAMES
 from maxent_jax.run.checkpoint import to_host
 from maxent_jax.run.settings import SOULConfig, setting
@@ -517,8 +517,6 @@ def inpaint_image(image: Any, mask: Any, network: Optional[Union[Backbone, Mappi
     layer, False where :func:`feature_regions` fell back to all positions) and
     ``cg_residual`` (per chain).
     """
-    from maxent_jax.tasks.texture import as_backbone
-
     config.validate()
     image = validate_image(image, name="image")
     mask = validate_mask(mask, image.shape)
@@ -534,7 +532,7 @@ def inpaint_image(image: Any, mask: Any, network: Optional[Union[Backbone, Mappi
     check_image_size(image.shape[:2], spec, "the image")
     if exemplar is not None:
         check_image_size(exemplar.shape[:2], spec, "the exemplar")
-    backbone = as_backbone(network, config, tuple(image.shape[:2]))
+    backbone = as_backbone(network, config.spec(), tuple(image.shape[:2]))
     if exemplar is not None:
         target = exemplar_features(backbone, exemplar)
     else:

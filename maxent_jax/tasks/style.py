@@ -50,7 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from maxent_jax.nn.backbone import Backbone, check_image_size
+from maxent_jax.nn.backbone import Backbone, as_backbone, check_image_size, exemplar_features
 from maxent_jax.nn.vgg import LAYER_NAMES
 from maxent_jax.run.checkpoint import to_host
 from maxent_jax.run.settings import SOULConfig, setting
@@ -59,7 +59,6 @@ from maxent_jax.sampling.energy import EnergyFn, macrocanonical_energy, referenc
 from maxent_jax.sampling.soul import SOULState
 from maxent_jax.tasks.gaussian import validate_image
 from maxent_jax.tasks.starts import starts
-from maxent_jax.tasks.texture import as_backbone, exemplar_features
 
 __all__ = [
     "StyleConfig",
@@ -213,7 +212,7 @@ def transfer_style(content: Any, style: Any, network: Union[Backbone, Mapping[st
     config.validate()
     spec = config.spec()
     content, style = _check_images(content, style, spec)
-    backbone = as_backbone(network, config, tuple(content.shape[:2]))
+    backbone = as_backbone(network, config.spec(), tuple(content.shape[:2]))
     init_key, run_key = jax.random.split(jax.random.key(config.seed))
     positions = initial_positions(init_key, content, style, config.init, config.chains)
     target = exemplar_features(backbone, style)

@@ -26,8 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from maxent_jax.model import MaxEntModel, polyak_average
-from maxent_jax.nn.backbone import (Backbone, check_image_size, prepare_backbone,
-                                    weights_digest)
+from maxent_jax.nn.backbone import Backbone, as_backbone, check_image_size, exemplar_features
 from maxent_jax.run.checkpoint import to_host
 from maxent_jax.run.driver import DivergenceError
 from maxent_jax.run.settings import SOULConfig, setting
@@ -44,8 +43,6 @@ __all__ = [
     "synthesize",
     "initial_positions",
     "texture_energy",
-    "as_backbone",
-    "exemplar_features",
     "learned_model",
 ]
 
@@ -95,24 +92,6 @@ def initial_positions(key: Array, exemplar: Array, config: SynthesisConfig) -> A
     return starts(config.init, key, exemplar, size, config.chains)
 
 
-def as_backbone(network: Union[Backbone, Mapping[str, Any]], config: SOULConfig,
-                size: tuple[int, int]) -> Backbone:
-    """The backbone of ``config``'s spec at ``size``: a :class:`Backbone` (its spec must be
-    the config's) or Flax variables, prepared here."""
-    spec = config.spec()
-    if isinstance(network, Backbone):
-        if network.spec != spec:
-            raise ValueError(f"the backbone computes {network.spec}, the settings ask for {spec}")
-        return network.resized(size)
-    return prepare_backbone(spec, network, size, weights_digest(network))
-
-
-@jax.jit
-def exemplar_features(backbone: Backbone, exemplar: Array) -> Array:
-    """F(x0), with the backbone prepared for the exemplar's own size."""
-    return backbone.resized(exemplar.shape[:2]).features(exemplar)
-
-
 def texture_energy(config: SOULConfig, backbone: Backbone, exemplar: Array,
                    target: Array) -> EnergyFn:
     """U_theta of the module docstring for F = ``backbone.features`` and ``target`` = F(x0)."""
@@ -137,7 +116,7 @@ def synthesize(exemplar: Array, network: Union[Backbone, Mapping[str, Any]],
     exemplar = jnp.asarray(exemplar, jnp.float32)
     size = tuple(config.size) if config.size else tuple(exemplar.shape[:2])
     check_image_size(size, config.spec(), "the output")
-    backbone = as_backbone(network, config, size)
+    backbone = as_backbone(network, config.spec(), size)
     host_exemplar = np.asarray(exemplar)
     init_key, run_key = jax.random.split(jax.random.key(config.seed))
     target = exemplar_features(backbone, exemplar)

@@ -98,7 +98,7 @@ def test_cli_run_with_a_remainder_compiles_the_chunk_program_once(tmp_path):
                  "--layers", "relu1_1,relu2_1", "--iterations", "7", "--checkpoint-every", "3",
                  "--no-progress"]) == 0
     config = SynthesisConfig.from_json(json.loads((out / "config.json").read_text())["config"])
-    runner = task._runner(config, texture_energy, "path")  # the lru-cached chunk program
+    runner = task.chunk_program(config, texture_energy)  # the cached jitted chunk program
     assert runner._cache_size() == 1
     assert np.load(out / "trace.npz")["relative_gap"].shape == (7,)
 
