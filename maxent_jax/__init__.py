@@ -18,6 +18,6 @@ Packages and modules, one algorithm each (docs/reference.md §4):
 * ``metrics``, ``io``, ``exemplars``, ``cli`` (one thin module per command)
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = ["__version__"]

@@ -168,7 +168,8 @@ def lzw_settings(config: LuZhuWuConfig, exemplar: Any, *, seed: int = 0,
                       pooling=config.pooling, padding=config.padding, gamma=config.gamma,
                       delta=config.learning_rate, optimism=0.0, inner_steps=config.langevin_steps,
                       chains=config.chains, iterations=config.iterations,
-                      eps=1.0 / sigma**2, centre="mean", seed=seed,
+                      eps=1.0 / sigma**2, centre="mean", seed=seed, projection="none",
+                      theta_step="soul", probe_every=0,
                       checkpoint_every=checkpoint_every or config.iterations).validate()
 
 

@@ -10,6 +10,7 @@ unclipped), ``average_000.png`` ... (running average of late iterates, with
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -70,14 +71,20 @@ def run(args: argparse.Namespace) -> int:
     import jax
     if jax.process_index() != 0:
         return 0
+    from maxent_jax.run.diagnostics import summary
+
     save_image(args.out_dir / "exemplar.png", exemplar)
+    diagnostics = summary(result.trace)
     paths = write_outputs(args.out_dir, result, config, extra={
         "image": str(args.image), "max_side": args.max_side,
-        "weights": str(args.weights) if args.weights else None, "seconds": seconds, **extra})
+        "weights": str(args.weights) if args.weights else None, "seconds": seconds,
+        "diagnostics": diagnostics, **extra})
     paths.append(save_model(args.out_dir / "model.npz", result.model))
     gap = result.trace["relative_gap"]
     print(f"relative feature gap {gap[0]:.3f} -> {gap[-1]:.3f} in {len(gap)} iterations "
           f"({seconds:.1f} s)")
+    for line in diagnostics["warnings"]:
+        print(f"warning: {line}", file=sys.stderr)
     print(f"wrote {len(paths)} files to {args.out_dir}: " + ", ".join(p.name for p in paths))
     return 0
 
@@ -94,21 +101,40 @@ def write_outputs(out_dir: Path, result: Any, config: Any, extra: dict[str, Any]
 
 
 def plot_trace(trace: dict[str, np.ndarray], path: Path) -> Path:
-    """Relative feature gap (total and per layer) and ||theta|| against the iteration."""
+    """Relative feature gap (total, per layer, of the running average), ||theta|| and
+    ||theta - theta_bar||, the chains' correlation and the MALA probe's acceptance."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    (ax1, ax2), (ax3, ax4) = axes
     it = trace["iteration"]
     for j, name in enumerate(trace["layers"]):
         ax1.semilogy(it, trace["relative_gap_per_layer"][:, j], lw=0.6, alpha=0.6, label=name)
     ax1.semilogy(it, trace["relative_gap"], "k", lw=1.5, label="all")
+    if "running_average_gap" in trace:
+        ax1.semilogy(it, trace["running_average_gap"], "r", lw=1.5,
+                     label="running average (last half)")
     ax1.set(xlabel="iteration", title="relative feature gap ||mean F(X) - F(x0)|| / ||F(x0)||")
     ax1.legend(fontsize=6, ncol=2)
-    ax2.plot(it, trace["theta_norm"])
-    ax2.set(xlabel="iteration", title="||theta||")
+    ax2.plot(it, trace["theta_norm"], label="||theta_n||")
+    if "theta_distance" in trace:
+        ax2.plot(it, trace["theta_distance"], label="||theta_n - theta_bar||")
+    if "projected" in trace and np.any(trace["projected"]):
+        ax2.plot(it[trace["projected"] > 0], trace["theta_norm"][trace["projected"] > 0], "r.",
+                 ms=2, label="projected on K")
+    ax2.set(xlabel="iteration", title="theta (theta_bar: average of the last half)")
+    ax2.legend(fontsize=7)
+    if "chain_correlation" in trace:
+        ax3.plot(it, trace["chain_correlation"])
+        ax3.axhline(0.0, color="k", lw=0.5)
+    ax3.set(xlabel="iteration", title="mean correlation between chains")
+    if "probe_acceptance" in trace and np.isfinite(trace["probe_acceptance"]).any():
+        ok = np.isfinite(trace["probe_acceptance"])
+        ax4.plot(it[ok], trace["probe_acceptance"][ok], "o-", ms=3)
+    ax4.set(xlabel="iteration", ylim=(0, 1.05), title="MALA acceptance of a probe move")
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)

@@ -70,6 +70,16 @@ def _first_bad(info: Any, length: int) -> Optional[int]:
     return None if ok.all() else int(np.argmin(ok))
 
 
+POSITION_BOUND = 1e4
+"""Pixel values beyond this (images live in [0, 1]) count as a divergence: with a Gaussian
+reference measure and a huge step, the chains reach 1e20 before any value overflows, and a
+state that far out cannot be continued with any step."""
+
+
+def _sane(positions: Any) -> bool:
+    return bool(jnp.all(jnp.abs(positions) <= POSITION_BOUND))  # False for NaN too
+
+
 def _positions(state: Any) -> Any:
     return state.positions if hasattr(state, "positions") else state.position
 
@@ -117,7 +127,7 @@ def drive(run_chunk: Callable[[Any, Any, int], tuple[Any, Any]], state: Any,
         new, info = run_chunk(state, jnp.asarray(start + length, jnp.int32), m)
         info = jax.tree_util.tree_map(lambda a: to_host(a)[:length], info)
         bad = _first_bad(info, length)
-        if bad is not None or not bool(jnp.all(jnp.isfinite(_positions(new)))):
+        if bad is not None or not _sane(_positions(new)):
             _diverged(ckpt, state, infos, start + (bad or 0))
         state = place(new) if place is not None else new  # same shardings: no recompile
         infos.append(info)
@@ -141,5 +151,6 @@ def _diverged(ckpt: Checkpointing, state: Any, infos: list, iteration: int) -> N
         where = (f"; the last good state (iteration {int(state.step)}) is saved in "
                  f"{ckpt.path}: continue it with --resume --allow-step-change and a smaller "
                  "--gamma")
-    raise DivergenceError(f"the chains diverged (NaN or infinite values) at iteration "
+    raise DivergenceError(f"the chains diverged (NaN, infinite or beyond {POSITION_BOUND:g} "
+                          f"values) at iteration "
                           f"{iteration}; {ckpt.advice}{where}")

@@ -6,8 +6,8 @@ flags for every command:
 
 * **network**: preset, layers, activation, pooling, padding, colour, precision, conv, remat
   (:class:`maxent_jax.nn.features.FeatureSpec`);
-* **sampler**: sampler (ULA or MALA), gamma, inner_steps, chains;
-* **learner**: the theta step (delta, optimizer, optimism, decay, projection) and the energy
+* **sampler**: sampler (ULA or MALA), gamma, inner_steps, chains, probe_every;
+* **learner**: the theta step (delta, optimizer, theta_step, optimism, decay, projection) and the energy
   (beta, eps, centre, extensive; :mod:`maxent_jax.sampling.energy`);
 * **run**: iterations, checkpoint_every, average_last, seed.
 
@@ -37,6 +37,7 @@ __all__ = ["SOULConfig", "setting", "GROUPS", "SAMPLERS", "chunk_plan"]
 
 GROUPS = ("network", "sampler", "learner", "run")
 SAMPLERS = ("ula", "mala")
+THETA_STEPS = ("soul", "optimistic")
 
 
 def setting(default: Any, group: str, help: str, **cli: Any) -> Any:
@@ -56,12 +57,22 @@ def _finite(value: float, low: float, strict: bool = False) -> bool:
 class SOULConfig:
     """The settings shared by every SOUL-type task (see the module docstring).
 
+    The defaults are the seed's algorithm (docs/reference.md §1, docs/fidelity.md): the plain
+    projected SOUL step theta_{n+1} = Proj_K[theta_n + delta mean(F(X) - F(x0))] with constant
+    steps, K the l2 ball of radius 500, a Gaussian reference measure of precision eps = 25
+    (standard deviation 0.2, about the pixel spread of natural textures, so that the model is
+    proper without constraining contrast: the features do), and circular padding (channel
+    means invariant to circular shifts, as in the Gaussian models; with zero padding the chains
+    copy the exemplar's layout, docs/fidelity.md). Departures, each opt-in:
+
     decay: if True, delta_n = delta (n+1)^-1, gamma_n = gamma (n+1)^-0.2 and m_n grows like
     (n+1)^0.5 in doubling stages (the convergence conditions of
-    :mod:`maxent_jax.sampling.schedules`); else constant steps. optimism: with sgd, the
-    optimistic step theta += delta ((1 + b) g_n - b g_{n-1}) (optax's
-    ``optimistic_gradient_descent``; Daskalakis et al., ICLR 2018): same fixed point, with a
-    derivative term that damps the rotation of the coupled (x, theta) dynamics.
+    :mod:`maxent_jax.sampling.schedules`); the default constant steps do not meet them but
+    reach a lower gap within CPU budgets (docs/fidelity.md). theta_step ``optimistic``: the
+    optimistic step theta += delta ((1 + b) g_n - b g_{n-1}), b = ``optimism`` (optax's
+    ``optimistic_gradient_descent``; Daskalakis et al., ICLR 2018): same fixed point, faster
+    early progress, but it shrinks the samples' spread (a descent term on the feature gap,
+    measured in docs/fidelity.md).
     """
 
     # network
@@ -72,9 +83,10 @@ class SOULConfig:
                                         choices=("relu", "celu"))
     pooling: Optional[str] = setting(None, "network", "pooling (default: the preset's)",
                                      choices=("avg", "max"))
-    padding: Optional[str] = setting(None, "network", "padding (default: the preset's; "
-                                     "circular: the image is a torus, features are invariant "
-                                     "to circular shifts)", choices=("zero", "reflect", "circular"))
+    padding: Optional[str] = setting("circular", "network", "VGG padding (circular: the image "
+                                     "is a torus, features are invariant to circular shifts; "
+                                     "zero, reflect: with them the chains may copy the "
+                                     "exemplar's layout)", choices=("zero", "reflect", "circular"))
     colour: bool = setting(False, "network", "also constrain the RGB mean and covariance "
                            "(9 extra features)", flag="--colour-stats")
     precision: str = setting("float32", "network", "convolution arithmetic",
@@ -90,16 +102,24 @@ class SOULConfig:
     inner_steps: int = setting(1, "sampler", "Langevin steps per theta step (m_n, or m_0 with "
                                "--decay)")
     chains: int = setting(1, "sampler", "parallel chains")
+    probe_every: int = setting(50, "sampler", "every K outer steps, trace the MALA acceptance "
+                               "of a probe proposal at the current gamma (0: never)",
+                               metavar="K")
     # learner
     delta: float = setting(0.02, "learner", "theta step")
     optimizer: str = setting("sgd", "learner", "theta optimiser", choices=("sgd", "adam"))
-    optimism: float = setting(10.0, "learner", "b of the optimistic theta step "
-                              "delta((1+b) g_n - b g_(n-1)); 0: plain SOUL step")
+    theta_step: str = setting("soul", "learner", "soul: the seed's step theta + delta "
+                              "mean(F(X) - F(x0)); optimistic: delta((1+b) g_n - b g_(n-1)), "
+                              "faster early but it shrinks the samples' spread",
+                              choices=THETA_STEPS)
+    optimism: float = setting(10.0, "learner", "b of --theta-step optimistic")
     decay: bool = setting(False, "learner", "decreasing delta_n, gamma_n and growing m_n "
                           "meeting SOUL's convergence conditions")
-    projection: str = setting("none", "learner", "theta constraint set: none, l2:R or box:A")
+    projection: str = setting("l2:500", "learner", "theta constraint set K: none, l2:R or "
+                              "box:A (the trace counts the steps where the projection acts)")
     beta: float = setting(1.0, "learner", "inverse temperature of the feature term")
-    eps: float = setting(0.0, "learner", "reference measure (eps/2)||x - c||^2 (pixel units)")
+    eps: float = setting(25.0, "learner", "precision of the Gaussian reference measure "
+                         "(eps/2)||x - c||^2 in [0, 1] pixel units (> 0: a proper model)")
     centre: str = setting("mean", "learner", "centre c of the reference measure",
                           choices=("zero", "mean"))
     extensive: bool = setting(True, "learner", "energy proportional to the number of pixels",
@@ -120,6 +140,8 @@ class SOULConfig:
             (isinstance(self.iterations, int) and self.iterations >= 1,
              "iterations must be >= 1"),
             (isinstance(self.chains, int) and self.chains >= 1, "chains must be >= 1"),
+            (isinstance(self.probe_every, int) and self.probe_every >= 0,
+             "probe-every must be >= 0"),
             (isinstance(self.inner_steps, int) and self.inner_steps >= 1,
              "inner-steps must be >= 1"),
             (_finite(self.gamma, 0, strict=True), "gamma must be a finite number > 0"),
@@ -128,6 +150,7 @@ class SOULConfig:
             (_finite(self.eps, 0), "eps must be a finite number >= 0"),
             (_finite(self.optimism, 0), "optimism must be a finite number >= 0"),
             (self.optimizer in ("sgd", "adam"), "optimizer must be 'sgd' or 'adam'"),
+            (self.theta_step in THETA_STEPS, f"theta-step must be one of {THETA_STEPS}"),
             (self.centre in ("zero", "mean"), "centre must be 'zero' or 'mean'"),
             (self.sampler in SAMPLERS, f"sampler must be one of {SAMPLERS}"),
             (isinstance(self.checkpoint_every, int) and self.checkpoint_every >= 1,
@@ -157,7 +180,8 @@ class SOULConfig:
 
     def theta_optimizer(self) -> optax.GradientTransformation:
         """The theta step as an optax transformation."""
-        return theta_optimizer(self.delta, kind=self.optimizer, optimism=self.optimism,
+        optimism = self.optimism if self.theta_step == "optimistic" else 0.0
+        return theta_optimizer(self.delta, kind=self.optimizer, optimism=optimism,
                                decay=self.decay)
 
     def gamma_schedule(self) -> Schedule:
@@ -173,7 +197,8 @@ class SOULConfig:
         energy and the block sizes)."""
         return dict(optimizer=self.theta_optimizer(), step_size=self.gamma_schedule(),
                     projection=make_projection(self.projection),
-                    average_from=self.average_from(), sampler=self.sampler)
+                    average_from=self.average_from(), sampler=self.sampler,
+                    probe_every=self.probe_every)
 
     def chunks(self) -> list[tuple[int, int, int]]:
         """``(start, length, m)`` of every compiled chunk (see :func:`chunk_plan`)."""

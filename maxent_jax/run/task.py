@@ -26,6 +26,7 @@ import numpy as np
 
 from maxent_jax.nn.backbone import Backbone
 from maxent_jax.run.checkpoint import checkpoint_path, stack_infos
+from maxent_jax.run.diagnostics import trace_diagnostics
 from maxent_jax.run.driver import Checkpointing, drive
 from maxent_jax.run.parallel import chain_mesh, check_chains, replicate, shard_state
 from maxent_jax.run.settings import SOULConfig
@@ -67,13 +68,15 @@ def soul_trace(infos: Sequence[SOULInfo], target_norms: np.ndarray,
                layers: Sequence[str]) -> dict[str, np.ndarray]:
     """Trace arrays of a SOUL run (the keys of ``trace.npz``): the infos' fields,
     ``relative_gap = ||mean F(X) - F0|| / ||F0||`` in total and per layer block,
-    ``iteration`` (1-based), ``target_norms`` and the block names ``layers``."""
+    ``iteration`` (1-based), ``target_norms``, the block names ``layers`` and the derived
+    diagnostics of :func:`maxent_jax.run.diagnostics.trace_diagnostics`."""
     stacked = stack_infos(infos)
     if stacked:
         stacked["relative_gap"] = (np.linalg.norm(stacked["gap_norms"], axis=1)
                                    / np.linalg.norm(target_norms))
         stacked["relative_gap_per_layer"] = stacked["gap_norms"] / target_norms
         stacked["iteration"] = np.arange(1, len(stacked["energy"]) + 1)
+        stacked.update(trace_diagnostics(stacked, float(np.linalg.norm(target_norms))))
     stacked["target_norms"] = np.asarray(target_norms)
     stacked["layers"] = np.array(list(layers))
     return stacked

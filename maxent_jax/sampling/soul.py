@@ -47,10 +47,13 @@ __all__ = [
     "make_projection",
     "theta_optimizer",
     "block_norms",
+    "chain_correlation",
+    "probe_acceptance",
 ]
 
 Array = jax.Array
 Projection = Callable[[Array], Array]
+_PROBE = 0x70726F62  # fold_in(key, i) equals split(key, n)[i]: a data value no sweep reaches
 
 
 class SOULState(NamedTuple):
@@ -73,6 +76,11 @@ class SOULInfo(NamedTuple):
     step_size: Array    # gamma_n
     theta: Array        # theta_{n+1}
     acceptance: Array   # mean MALA acceptance rate of the sweep (1 for ULA)
+    gap: Array          # mean_{c,k} F(X_k^c) - F(x0), the whole vector (the theta step's input)
+    feature_spread: Array   # mean_{c,k} ||F(X_k^c) - mean_{c,k} F(X_k^c)||^2 (per-sample spread)
+    chain_correlation: Array  # mean zero-shift correlation between distinct chains (0 for one)
+    projected: Array    # 1.0 if Proj_K moved theta at this step, else 0.0
+    probe_acceptance: Array  # MALA acceptance of a probe move at (theta_n, gamma_n); NaN if none
 
 
 def soul_init(positions: Array, theta: Array, optimizer: optax.GradientTransformation) -> SOULState:
@@ -93,12 +101,12 @@ def block_norms(vector: Array, block_sizes: Sequence[int] | None) -> Array:
 
 
 def _sweep(key: Array, positions: Array, potential: Callable, gamma: Array, num_inner: int,
-           sampler: str) -> tuple[Array, Array, Array, Array]:
+           sampler: str) -> tuple[Array, Array, Array, Array, Array]:
     """``num_inner`` Langevin steps of every chain (``vmap``).
 
-    Returns the final positions, the sums over steps and chains of ``aux`` (F(X_k) - F(x0))
-    and of U at the positions each step starts from (k = 0 .. m - 1), and the mean MALA
-    acceptance rate (1 for ULA). MALA's state is initialised here, at the start of the
+    Returns the final positions, the sums over steps and chains of ``aux`` (F(X_k) - F(x0)),
+    of ``||aux||^2`` and of U at the positions each step starts from (k = 0 .. m - 1), and
+    the mean MALA acceptance rate (1 for ULA). MALA's state is initialised here, at the start of the
     sweep, since the potential changes with theta between sweeps (one more gradient).
     """
     chains = positions.shape[0]
@@ -115,18 +123,45 @@ def _sweep(key: Array, positions: Array, potential: Callable, gamma: Array, num_
     move = ula_move if sampler == "ula" else mala_move
 
     def body(carry, k):
-        x, gap_sum, u_sum, rate_sum = carry
+        x, gap_sum, sq_sum, u_sum, rate_sum = carry
         x, aux, u, rate = jax.vmap(move)(jax.random.split(k, chains), x)
-        return (x, gap_sum + aux.sum(0), u_sum + u.sum(), rate_sum + rate.mean()), None
+        return (x, gap_sum + aux.sum(0), sq_sum + jnp.sum(aux**2), u_sum + u.sum(),
+                rate_sum + rate.mean()), None
 
     start = positions if sampler == "ula" else jax.vmap(lambda x: mala_init(x, potential))(
         positions)
-    init = (start, jnp.zeros(gap_shape, jnp.float32), jnp.zeros((), jnp.float32),
-            jnp.zeros((), jnp.float32))
-    (x, gap_sum, u_sum, rate_sum), _ = jax.lax.scan(body, init,
-                                                     jax.random.split(key, num_inner))
+    zero = jnp.zeros((), jnp.float32)
+    init = (start, jnp.zeros(gap_shape, jnp.float32), zero, zero, zero)
+    (x, gap_sum, sq_sum, u_sum, rate_sum), _ = jax.lax.scan(body, init,
+                                                             jax.random.split(key, num_inner))
     final = x if sampler == "ula" else x.position
-    return final, gap_sum, u_sum, rate_sum / num_inner
+    return final, gap_sum, sq_sum, u_sum, rate_sum / num_inner
+
+
+def chain_correlation(positions: Array) -> Array:
+    """Mean zero-shift correlation between distinct chains: each chain ``(H, W, ch)`` is
+    centred per channel (over the other axes), flattened and scaled to unit norm; the mean
+    off-diagonal entry of their Gram matrix (0 for a single chain). Independent stationary
+    chains give about 0; chains that collapse onto one image give 1."""
+    chains = positions.shape[0]
+    if chains < 2:
+        return jnp.zeros((), jnp.float32)
+    axes = tuple(range(1, positions.ndim - 1)) if positions.ndim > 2 else (1,)
+    x = positions.astype(jnp.float32)
+    x = (x - x.mean(axes, keepdims=True)).reshape(chains, -1)
+    x = x / jnp.maximum(jnp.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    gram = jnp.matmul(x, x.T, precision=jax.lax.Precision.HIGHEST)
+    return (jnp.sum(gram) - jnp.trace(gram)) / (chains * (chains - 1))
+
+
+def probe_acceptance(key: Array, positions: Array, potential: Callable, gamma: Array) -> Array:
+    """Mean over chains of MALA's acceptance probability for one proposal from the current
+    positions (Roberts & Tweedie 1996): near 1 when ULA's step gamma is small for the
+    local curvature, so that ULA's bias is small; the chains do not move."""
+    def one(k, x):
+        return mala_step(k, mala_init(x, potential), potential, gamma)[1].acceptance_rate
+
+    return jax.vmap(one)(jax.random.split(key, positions.shape[0]), positions).mean()
 
 
 def _update_average(state: SOULState, positions: Array, average_from: int) -> tuple[Array, Array]:
@@ -147,7 +182,7 @@ class SOULKernel(NamedTuple):
 def soul(energy_fn: EnergyFn, optimizer: optax.GradientTransformation, step_size: Schedule, *,
          num_inner: int = 1, projection: Projection | None = None,
          average_from: int = 2**30, block_sizes: Sequence[int] | None = None,
-         sampler: str = "ula", estimator: str = "path") -> SOULKernel:
+         sampler: str = "ula", estimator: str = "path", probe_every: int = 0) -> SOULKernel:
     """The SOUL kernel of the module docstring, as a blackjax-style ``(init, step)`` pair.
 
     ``energy_fn(theta, x) -> (U_theta(x), F(x) - F(x0))``; ``optimizer`` the theta step (an
@@ -157,7 +192,10 @@ def soul(energy_fn: EnergyFn, optimizer: optax.GradientTransformation, step_size
     of the gap norms in the info; ``sampler``: ``"ula"`` or ``"mala"``. ``estimator``:
     ``"path"`` (SOUL) averages F over the positions each Langevin step starts from, reusing
     the gradient pass; ``"last"`` evaluates F at the sweep's final positions only (Lu, Zhu
-    & Wu's FRAME learning; one more forward and backward pass per chain).
+    & Wu's FRAME learning; one more forward and backward pass per chain). ``probe_every`` K
+    > 0: every K outer steps (n = 0, K, 2K, ...), the MALA acceptance of one probe proposal
+    from the current chains at (theta_n, gamma_n) (:func:`probe_acceptance`; two more
+    gradient passes per chain, not a move).
     """
     if sampler not in ("ula", "mala"):
         raise ValueError(f"sampler must be 'ula' or 'mala', got {sampler!r}")
@@ -170,21 +208,34 @@ def soul(energy_fn: EnergyFn, optimizer: optax.GradientTransformation, step_size
     def step(key: Array, state: SOULState) -> tuple[SOULState, SOULInfo]:
         gamma = step_size(state.step)
         potential = lambda x: energy_fn(state.theta, x)  # noqa: E731
-        positions, gap_sum, u_sum, rate = _sweep(key, state.positions, potential, gamma,
-                                                 num_inner, sampler)
+        if probe_every:  # its own key: the sweep's draws do not depend on probe_every
+            probe = jax.lax.cond(
+                state.step % probe_every == 0,
+                lambda: probe_acceptance(jax.random.fold_in(key, _PROBE), state.positions,
+                                         potential, gamma),
+                lambda: jnp.full((), jnp.nan, jnp.float32))
+        else:
+            probe = jnp.full((), jnp.nan, jnp.float32)
+        positions, gap_sum, sq_sum, u_sum, rate = _sweep(key, state.positions, potential, gamma,
+                                                         num_inner, sampler)
         if estimator == "path":
             samples = num_inner * positions.shape[0]
             mean_gap, energy = gap_sum / samples, u_sum / samples
+            spread = sq_sum / samples - jnp.sum(mean_gap**2)
         else:
             energies, gaps = jax.vmap(potential)(positions)
             mean_gap, energy = gaps.mean(0), energies.mean()
+            spread = jnp.mean(jnp.sum((gaps - mean_gap) ** 2, axis=1))
         updates, opt_state = optimizer.update(-mean_gap, state.opt_state, state.theta)
-        theta = optax.apply_updates(state.theta, updates)
-        theta = theta if projection is None else projection(theta)
+        unprojected = optax.apply_updates(state.theta, updates)
+        theta = unprojected if projection is None else projection(unprojected)
+        moved = jnp.any(theta != unprojected).astype(jnp.float32)
         average, count = _update_average(state, positions, average_from)
         new = SOULState(positions, theta, opt_state, state.step + 1, average, count)
         info = SOULInfo(jnp.linalg.norm(theta), block_norms(mean_gap, block_sizes), energy,
-                        jnp.asarray(gamma, jnp.float32), theta, rate)
+                        jnp.asarray(gamma, jnp.float32), theta, rate, mean_gap,
+                        jnp.maximum(spread, 0.0), chain_correlation(positions), moved,
+                        jnp.asarray(probe, jnp.float32))
         return new, info
 
     return SOULKernel(init, step)

@@ -39,10 +39,11 @@ The chains move only the unknown pixels:
 with theta learned by SOUL so that ``E[F_M(X)] = F0``: the hole and its surroundings must, on
 average, have the statistics of the known part. ``F0`` is learned on the known part (channel
 means over the positions that see known pixels only, :func:`feature_regions`) or is ``F(x0)``
-of a separate exemplar. Positions whose receptive field reaches the zero padding enter
-neither average. Chains start from Gaussian conditional samples. ``|Omega| = H W`` (the
-extensive energy of :mod:`maxent_jax.sampling.energy`; 1 with ``extensive=False``) lets the step sizes
-of synthesis (``gamma = 1e-7``, ``delta = 0.02``, optimistic theta step) carry over.
+of a separate exemplar. Positions whose receptive field reaches the padding (zero, reflected or
+wrapped pixels) enter neither average. Chains start from Gaussian conditional samples. ``|Omega| = H W`` (the
+extensive energy of :mod:`maxent_jax.sampling.energy`; 1 with ``extensive=False``) lets the settings
+of synthesis (``gamma = 1e-7``, ``delta = 0.02``, the plain SOUL theta step, eps, circular
+padding; :class:`maxent_jax.run.settings.SOULConfig`) carry over.
 """
 
 from __future__ import annotations
@@ -316,7 +317,7 @@ def gaussian_inpaint(key: Array, image: Any, mask: Any, *, exemplar: Any = None,
 
 class FeatureRegions(NamedTuple):
     """Per layer, ``(H_l, W_l)`` booleans: positions seeing only known pixels (``known``) and
-    positions seeing some unknown pixel (``hole``), both away from the zero padding."""
+    positions seeing some unknown pixel (``hole``), both away from the padding."""
 
     known: dict[str, Array]
     hole: dict[str, Array]
@@ -343,7 +344,7 @@ def feature_regions(spec: feats.FeatureSpec, mask: Array) -> FeatureRegions:
     """Where each layer's channel means are taken for inpainting (see :class:`FeatureRegions`).
 
     Only *interior* positions count, those whose receptive field lies inside the image (so
-    the zero padding, which biases activations near the border, enters neither set). A layer
+    the padding, which biases activations near the border, enters neither set). A layer
     where either set is empty (a small image, a large hole) falls back to all its positions
     for both.
     """
@@ -448,7 +449,7 @@ class InpaintConfig(SOULConfig):
     model: ``"gaussian"`` (kriging + conditional simulation only) or ``"cnn"`` (SOUL, started
     from Gaussian conditional samples). border, jitter, cg_tol, cg_maxiter: the Gaussian
     conditioning (:func:`gaussian_inpaint`). The features and the sampler (constant steps,
-    gamma = 1e-7, delta = 0.02, optimistic theta step, extensive energy):
+    gamma = 1e-7, delta = 0.02, the plain SOUL theta step, extensive energy):
     :class:`maxent_jax.run.settings.SOULConfig`.
     """
 

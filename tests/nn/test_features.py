@@ -163,9 +163,17 @@ def test_features_cli_writes_the_library_vector(tmp_path, real_variables, wood32
     assert main(["features", str(path), "--out", str(out), "--layers", "relu1_1,relu2_1",
                  "--pooling", "max"]) == 0
     from maxent_jax.io import load_image
-    spec = feats.get_spec(layers=["relu1_1", "relu2_1"], pooling="max")
+    # the command's padding default is the model's (circular), like synthesize's
+    spec = feats.get_spec(layers=["relu1_1", "relu2_1"], pooling="max", padding="circular")
     expected = feats.features(spec, real_variables, jnp.asarray(load_image(path)))
-    np.testing.assert_allclose(np.load(out), expected, rtol=1e-5)
+    # the command runs Winograd convolutions, the reference direct ones: float32 rounding
+    np.testing.assert_allclose(np.load(out), expected, rtol=1e-5, atol=1e-6)
+    assert main(["features", str(path), "--out", str(out), "--layers", "relu1_1,relu2_1",
+                 "--pooling", "max", "--padding", "zero", "--overwrite"]) == 0
+    zero = feats.features(spec._replace(padding="zero"), real_variables,
+                          jnp.asarray(load_image(path)))
+    np.testing.assert_allclose(np.load(out), zero, rtol=1e-5, atol=1e-6)
+    assert np.abs(zero - expected).max() > 1e-3
     assert main(["features", str(tmp_path / "missing.png"), "--out", str(out)]) == 2
     assert main(["features", str(path), "--out", str(out), "--preset", "nope"]) == 2
 

@@ -128,22 +128,30 @@ def test_config_validation(change, message):
 
 
 def test_defaults_follow_the_synthesis_regime():
-    """Extensive energy, gamma and the optimistic theta step of SynthesisConfig; the theta step
-    of the config is the optax transformation of ``soul.theta_optimizer``."""
+    """Extensive energy, gamma, reference measure, padding and theta step of SynthesisConfig;
+    the theta step of the config is the optax transformation of ``soul.theta_optimizer``:
+    the plain SOUL step by default, the optimistic one on request."""
+    import dataclasses
+
     from maxent_jax.tasks.texture import SynthesisConfig
 
     ref, config = SynthesisConfig(), st.StyleConfig()
-    assert (config.gamma, config.optimism, config.extensive) == (ref.gamma, ref.optimism, True)
+    for name in ("gamma", "theta_step", "eps", "padding", "projection", "extensive"):
+        assert getattr(config, name) == getattr(ref, name), name
     assert 0 < config.delta <= ref.delta
     theta, g1, g2 = jnp.zeros(2), jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0])
-    opt = config.theta_optimizer()
-    state = opt.init(theta)
-    _, state = opt.update(g1, state, theta)
-    step, _ = opt.update(g2, state, theta)
-    b, d = config.optimism, config.delta  # optimistic: -delta ((1 + b) g_n - b g_(n-1))
-    np.testing.assert_allclose(step, -d * ((1 + b) * g2 - b * g1), rtol=1e-6)
+    for cfg in (config, dataclasses.replace(config, theta_step="optimistic")):
+        opt = cfg.theta_optimizer()
+        state = opt.init(theta)
+        _, state = opt.update(g1, state, theta)
+        step, _ = opt.update(g2, state, theta)
+        b = cfg.optimism if cfg.theta_step == "optimistic" else 0.0
+        # -delta ((1 + b) g_n - b g_(n-1)); b = 0: SOUL's -delta g_n
+        np.testing.assert_allclose(step, -cfg.delta * ((1 + b) * g2 - b * g1), rtol=1e-6)
     options = config.soul_options()
-    assert options["sampler"] == "ula" and options["projection"] is None
+    assert options["sampler"] == "ula" and options["projection"] is not None
+    np.testing.assert_allclose(options["projection"](jnp.full(4, 1e3)), jnp.full(4, 250.0),
+                               rtol=1e-6)  # the l2 ball of radius 500
     assert float(options["step_size"](7)) == pytest.approx(config.gamma)
 
 

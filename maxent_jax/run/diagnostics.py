@@ -1,0 +1,100 @@
+"""Is this run a sampler of the model, or a descent? Diagnostics of a SOUL trace.
+
+A small feature gap alone says nothing about sampling (docs/reference.md §6). From the
+per-step infos of :class:`maxent_jax.sampling.soul.SOULInfo` (stacked by
+:func:`maxent_jax.run.task.soul_trace`) this module derives, per outer step n:
+
+* ``theta_distance``: ||theta_n - theta_bar||, theta_bar the Polyak-Ruppert average of the
+  last half of the run (the theta a learned model keeps, :func:`maxent_jax.model.polyak_average`);
+* ``running_average_gap``: ||mean_{n/2 < j <= n} g_j|| / ||F(x0)||, g_j the theta step's input
+  mean F(X) - F(x0): the gap of the averaged estimates, which goes to 0 when E_theta[F] = F(x0)
+  even where each step's gap is noisy;
+* ``relative_feature_std``: sqrt(per-sample feature variance) / ||F(x0)||: how much one
+  sample's features vary around the mean of the step (0 when all chains are one image);
+
+and :func:`warnings` turns the end of the trace into one-line warnings:
+
+* theta has not converged: ||theta|| changed by more than 5% over the last quarter;
+* the chains collapsed: their mean zero-shift correlation at the end is above 0.2 (for
+  independent ADSN draws of the bundled exemplars at 64 px its standard deviation is
+  0.025-0.065, docs/fidelity.md);
+* the projection on K acted during the last quarter (theta* may lie outside K, or at infinity);
+* the MALA acceptance of the last probe is below 0.5 (ULA's bias is not small at this gamma).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+__all__ = ["trace_diagnostics", "warnings", "summary", "THRESHOLDS"]
+
+THRESHOLDS = {"theta_change": 0.05, "chain_correlation": 0.2, "probe_acceptance": 0.5}
+
+
+def trace_diagnostics(trace: Mapping[str, np.ndarray], target_norm: float
+                      ) -> dict[str, np.ndarray]:
+    """The derived per-step arrays of the module docstring (empty if the trace lacks the
+    fields, e.g. a trace written by an older version)."""
+    if not {"theta", "gap", "feature_spread"} <= set(trace) or len(trace["theta"]) == 0:
+        return {}
+    theta = np.asarray(trace["theta"], np.float64)
+    gap = np.asarray(trace["gap"], np.float64)
+    n = len(theta)
+    theta_bar = theta[n // 2:].mean(0)
+    cumulative = np.concatenate([np.zeros((1, gap.shape[1])), np.cumsum(gap, axis=0)])
+    ends = np.arange(1, n + 1)
+    starts = ends // 2
+    windows = (cumulative[ends] - cumulative[starts]) / (ends - starts)[:, None]
+    norm = max(float(target_norm), 1e-30)
+    return {
+        "theta_distance": np.linalg.norm(theta - theta_bar, axis=1),
+        "running_average_gap": np.linalg.norm(windows, axis=1) / norm,
+        "relative_feature_std": np.sqrt(np.maximum(trace["feature_spread"], 0.0)) / norm,
+    }
+
+
+def warnings(trace: Mapping[str, np.ndarray]) -> list[str]:
+    """One line per failed check of the module docstring (empty: none failed)."""
+    out: list[str] = []
+    norms = np.asarray(trace.get("theta_norm", []), np.float64)
+    n = len(norms)
+    if n >= 8:
+        quarter = n - n // 4 - 1
+        change = abs(norms[-1] - norms[quarter]) / max(abs(norms[-1]), 1e-12)
+        if change > THRESHOLDS["theta_change"]:
+            out.append(f"theta has not converged: ||theta|| changed by {100 * change:.0f}% over "
+                       f"the last quarter of the run ({norms[quarter]:.3g} -> {norms[-1]:.3g}); "
+                       "run more iterations before using the model")
+        if "projected" in trace and np.any(np.asarray(trace["projected"])[quarter:] > 0):
+            out.append("the projection on K acted in the last quarter of the run: theta* may "
+                       "lie outside K (raise the --projection radius) or the features may be "
+                       "unreachable at this size (try a shallower --preset or a larger image)")
+    corr = np.asarray(trace.get("chain_correlation", []), np.float64)
+    if len(corr) and corr[-1] > THRESHOLDS["chain_correlation"]:
+        out.append(f"the chains have collapsed: their correlation is {corr[-1]:.2f} at the end "
+                   f"(independent draws: about 0); the samples are not independent draws")
+    probe = np.asarray(trace.get("probe_acceptance", []), np.float64)
+    probe = probe[np.isfinite(probe)]
+    if len(probe) and probe[-1] < THRESHOLDS["probe_acceptance"]:
+        out.append(f"MALA accepts {probe[-1]:.2f} of probe moves at this gamma: ULA's bias may "
+                   "be large; lower --gamma or use --sampler mala")
+    return out
+
+
+def summary(trace: Mapping[str, np.ndarray]) -> dict:
+    """The end-of-run figures (written to ``config.json``) and :func:`warnings`."""
+    def last(name):
+        values = np.asarray(trace.get(name, []), np.float64)
+        values = values[np.isfinite(values)] if values.ndim == 1 else values
+        return float(values[-1]) if values.ndim == 1 and len(values) else None
+
+    return {"relative_gap": last("relative_gap"),
+            "running_average_gap": last("running_average_gap"),
+            "theta_norm": last("theta_norm"), "theta_distance": last("theta_distance"),
+            "chain_correlation": last("chain_correlation"),
+            "relative_feature_std": last("relative_feature_std"),
+            "probe_acceptance": last("probe_acceptance"),
+            "projected_steps": int(np.sum(trace.get("projected", 0))),
+            "warnings": warnings(trace)}
