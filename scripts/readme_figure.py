@@ -1,9 +1,12 @@
 """The README's picture: each bundled exemplar | ADSN | RPN | macrocanonical CNN samples.
 
-    python scripts/readme_figure.py [--out docs/overview.png] [--iterations 500] [--chains 2]
+    python scripts/readme_figure.py [--out docs/overview.png] [--iterations 500] [--chains 4]
 
-CPU-sized: exemplars at most 128 px, default synthesis settings. Also writes the run's
-relative feature gaps to ``docs/overview.json``.
+CPU-sized: exemplars at most 128 px, default synthesis settings. Also writes, per exemplar,
+the run's relative feature gaps (first step, last step, running average over the last half),
+the chains' correlation with the exemplar at zero shift and with each other, ||theta|| and
+its change over the last quarter, the run's warnings and its time to ``docs/overview.json``,
+and the README's table on stdout.
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import time
 from pathlib import Path
 
 import jax
 import numpy as np
 
+from maxent_jax import metrics
+from maxent_jax.run.diagnostics import warnings
 from maxent_jax.tasks import gaussian
 from maxent_jax.exemplars import list_exemplars, load_exemplar
 from maxent_jax.io import save_image
@@ -31,7 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/overview.png"))
     parser.add_argument("--iterations", type=int, default=SynthesisConfig().iterations)
-    parser.add_argument("--chains", type=int, default=2)
+    parser.add_argument("--chains", type=int, default=4)
     parser.add_argument("--size", type=int, default=128)
     args = parser.parse_args()
     variables, _ = load_network(None)
@@ -43,9 +49,22 @@ def main() -> None:
         rpn = np.asarray(gaussian.random_phase_noise(key, x0))
         config = dataclasses.replace(SynthesisConfig(), iterations=args.iterations,
                                      chains=args.chains)
+        start = time.perf_counter()
         result = synthesize(x0, variables, config, progress=False)
-        gaps[name] = {"initial": float(result.trace["relative_gap"][0]),
-                      "final": float(result.trace["relative_gap"][-1])}
+        seconds = time.perf_counter() - start
+        trace, norms = result.trace, result.trace["theta_norm"]
+        quarter = len(norms) - len(norms) // 4 - 1
+        gaps[name] = {"initial": float(trace["relative_gap"][0]),
+                      "final": float(trace["relative_gap"][-1]),
+                      "running_average": float(trace["running_average_gap"][-1]),
+                      "corr_exemplar": float(np.mean(
+                          metrics.layout_correlation(result.samples, x0)["zero_shift"])),
+                      "corr_between": float(np.mean(
+                          metrics.between_chain_correlation(result.samples))),
+                      "theta_norm": float(norms[-1]),
+                      "theta_change_last_quarter": float(
+                          abs(norms[-1] - norms[quarter]) / norms[-1]),
+                      "warnings": warnings(trace), "seconds": seconds}
         tiles = [x0, adsn, rpn] + list(result.samples)
         pad = np.ones((x0.shape[0], 4, x0.shape[-1]), np.float32)
         rows.append(np.concatenate(sum([[rgb(t), rgb(pad)] for t in tiles], [])[:-1], axis=1))
@@ -56,6 +75,13 @@ def main() -> None:
     args.out.with_suffix(".json").write_text(json.dumps(
         {"columns": ["exemplar", "ADSN", "RPN"] + [f"CNN chain {i}" for i in range(args.chains)],
          "iterations": args.iterations, "relative_gap": gaps}, indent=2) + "\n")
+    print("| exemplar | gap: ADSN start | last step | running average | corr. with exemplar "
+          "| corr. between chains | \\|theta\\| (change, last quarter) | time (s) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, g in gaps.items():
+        print(f"| {name} | {g['initial']:.3f} | {g['final']:.3f} | {g['running_average']:.3f} "
+              f"| {g['corr_exemplar']:+.2f} | {g['corr_between']:+.2f} | {g['theta_norm']:.1f} "
+              f"({100 * g['theta_change_last_quarter']:.0f}%) | {g['seconds']:.0f} |")
     print(f"wrote {args.out}")
 
 

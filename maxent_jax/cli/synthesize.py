@@ -58,6 +58,11 @@ def run(args: argparse.Namespace) -> int:
     size = tuple(args.size) if args.size else tuple(exemplar.shape[:2])
     config = config_from_args(SynthesisConfig, args, size=size)
     check_run_memory(args, config.spec(), size, config.chains, exemplar.shape[-1])
+    from maxent_jax.nn.backbone import size_advice
+
+    advice = size_advice(size, config.spec())
+    if advice:
+        print(f"warning: {advice}", file=sys.stderr)
     start_distributed(args)
     backbone = load_backbone_arg(args, config.spec(), size)
     extra = step_changes(args, config)

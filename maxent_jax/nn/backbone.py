@@ -85,6 +85,25 @@ def check_image_size(hw: Sequence[int], spec: feats.FeatureSpec, what: str = "th
                          f"pixels ({int(np.log2(need))} poolings before it)")
 
 
+MIN_POSITIONS = 4
+"""The smallest feature map side (positions) measured to work for learning theta: at 64 px
+the ``paper`` preset's relu5_2 has 4x4 positions and SOUL matched every bundled exemplar
+without copying; at 32 px (2x2) theta diverged on brick (docs/fidelity.md)."""
+
+
+def size_advice(hw: Sequence[int], spec: feats.FeatureSpec) -> Optional[str]:
+    """A one-line warning when the deepest layer has fewer than :data:`MIN_POSITIONS`
+    positions a side at this image size (None otherwise), naming what works instead."""
+    need, deepest = min_side(spec)
+    side = min(int(hw[0]), int(hw[1]))
+    if side // need >= MIN_POSITIONS:
+        return None
+    return (f"at {side} px layer {deepest} has {side // need}x{side // need} positions: "
+            f"theta may have no finite value that matches the exemplar (it diverged on brick at "
+            f"32 px with the paper preset); use images of at least {need * MIN_POSITIONS} px "
+            f"or shallower layers (--preset shallow)")
+
+
 @struct.dataclass
 class Backbone:
     """VGG-19 variables prepared for ``spec`` and inputs of ``size`` = (H, W) pixels."""

@@ -60,8 +60,8 @@ class SOULConfig:
     The defaults are the seed's algorithm (docs/reference.md §1, docs/fidelity.md): the plain
     projected SOUL step theta_{n+1} = Proj_K[theta_n + delta mean(F(X) - F(x0))] with constant
     steps, K the l2 ball of radius 500, a Gaussian reference measure of precision eps = 25
-    (standard deviation 0.2, about the pixel spread of natural textures, so that the model is
-    proper without constraining contrast: the features do), and circular padding (channel
+    (standard deviation 0.2, wider than the pixel spread of the bundled exemplars, 0.07-0.14,
+    so that the model is proper without constraining contrast: the features do), and circular padding (channel
     means invariant to circular shifts, as in the Gaussian models; with zero padding the chains
     copy the exemplar's layout, docs/fidelity.md). Departures, each opt-in:
 

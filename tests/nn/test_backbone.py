@@ -82,3 +82,13 @@ def test_weights_digest_is_that_of_the_values(real_weights, real_variables):
     assert weights_digest(changed) != digest
     backbone = load_backbone(feats.get_spec("paper"), (16, 16), real_weights)
     assert backbone.weights_sha256 == digest
+
+
+def test_size_advice_names_the_layer_and_what_works():
+    from maxent_jax.nn.backbone import size_advice
+
+    paper = feats.get_spec("paper")
+    assert size_advice((64, 64), paper) is None  # relu5_2: 4x4 positions
+    advice = size_advice((32, 40), paper)  # 2x2
+    assert "relu5_2" in advice and "2x2" in advice and "64 px" in advice
+    assert size_advice((32, 32), feats.get_spec("shallow")) is None
