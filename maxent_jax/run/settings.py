@@ -61,9 +61,9 @@ class SOULConfig:
     projected SOUL step theta_{n+1} = Proj_K[theta_n + delta mean(F(X) - F(x0))] with constant
     steps, K the l2 ball of radius 500, a Gaussian reference measure of precision eps = 25
     (standard deviation 0.2, wider than the pixel spread of the bundled exemplars, 0.07-0.14,
-    so that the model is proper without constraining contrast: the features do), and circular padding (channel
-    means invariant to circular shifts, as in the Gaussian models; with zero padding the chains
-    copy the exemplar's layout, docs/fidelity.md). Departures, each opt-in:
+    so that the model is proper without constraining contrast: the features do), and circular
+    padding (channel means invariant to circular shifts, as in the Gaussian models; with zero
+    padding the chains copy the exemplar's layout, docs/fidelity.md). Departures, each opt-in:
 
     decay: if True, delta_n = delta (n+1)^-1, gamma_n = gamma (n+1)^-0.2 and m_n grows like
     (n+1)^0.5 in doubling stages (the convergence conditions of

@@ -3,12 +3,12 @@
 # Usage: scripts/gpu/synthesis.sh [ITERATIONS] [EXEMPLAR]; writes a few files to ${OUT:-out/gpu}.
 set -uo pipefail
 OUT=${OUT:-out/gpu}; mkdir -p "$OUT"
-ITERATIONS=${1:-3000}; EXEMPLAR=${2:-gravel}
+ITERATIONS=${1:-10000}; EXEMPLAR=${2:-gravel}  # 10000: the seed's run length (about 10 min on one H100)
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 [ -f /tmp/vgg.npz ] || python3 scripts/gpu/half_weights.py expand .gpu/vgg16bit.npz -o /tmp/vgg.npz
 RUN=/tmp/${EXEMPLAR}256
 start=$(date +%s)
-timeout ${SYNTH_TIMEOUT:-300} python3 -m maxent_jax.cli \
+timeout ${SYNTH_TIMEOUT:-900} python3 -m maxent_jax.cli \
     synthesize maxent_jax/data/exemplars/$EXEMPLAR.png --out-dir $RUN --max-side 256 \
     --iterations $ITERATIONS --chains ${CHAINS:-16} --average-last ${AVERAGE:-500} --checkpoint-every 250 \
     --weights /tmp/vgg.npz --no-progress 2>&1 | tee "$OUT/synthesis.txt"
