@@ -11,8 +11,9 @@ preset unless said). Reported (``maxent_jax.metrics``):
   (grey, mean removed, unit RMS); ``corr*``: the same at the best circular shift;
 * ``between``: mean zero-shift correlation between the chains' last samples;
 * the same three for the ADSN starts (the spread that independent stationary draws show);
-* ``gap``: mean relative feature gap over the last 50 steps; ``|theta|`` at the end and its
-  growth per step over the last quarter.
+* ``gap``: mean relative feature gap over the last 50 steps (in ``results.json`` also the gap
+  of the running average over the last half, ``running_average_gap``); ``|theta|`` at the
+  end and its growth per step over the last quarter.
 
 Settings, each spelled out in full so that the results do not move with the library's
 defaults: ``old`` (the 0.2.0 defaults: zero padding, optimistic theta step b = 10, eps = 0,
@@ -78,6 +79,7 @@ def run_one(name: str, exemplar: np.ndarray, variables, args) -> dict:
     return {"config": overrides, "seconds": time.perf_counter() - start,
             **layout(result.samples, exemplar),
             "gap": float(np.mean(trace["relative_gap"][-50:])),
+            "running_average_gap": float(trace["running_average_gap"][-1]),
             "theta_norm": float(theta[-1]),
             "theta_growth_per_step": float((theta[-1] - theta[-quarter]) / quarter),
             "sample0": result.samples[0]}
