@@ -4,7 +4,8 @@ Each function compares samples ``(S, H, W, C)`` (or one ``(H, W, C)`` image) wit
 ``x0`` ``(h, w, c)``, all in ``[0, 1]`` pixel units; samples may be larger than the exemplar
 wherever the metric allows it. These are evaluation functions: they take and return concrete
 arrays (numpy floats), and are not meant to be traced. Definitions, references and floors:
-``docs/comparison/metrics.md``.
+``docs/comparison/metrics_definitions.md`` (``docs/comparison/metrics.md`` is the table that
+``scripts/compare.py`` writes).
 
 **Metrics that no method of the library optimises** (the ones the comparison table uses):
 
@@ -23,7 +24,8 @@ arrays (numpy floats), and are not meant to be traced. Definitions, references a
 * :func:`held_out_gaps`: VGG channel-mean / Gram gaps restricted to the statistics a method
   does not constrain (:data:`CONSTRAINED_STATISTICS`).
 * Floors and intervals: :func:`real_crops`, :func:`floor` (a perfect method's score: disjoint
-  crops of the same real texture; and exact ADSN samples), :func:`bootstrap_interval`.
+  crops of the same real texture; and exact ADSN samples), :func:`bootstrap_interval`,
+  :func:`stratified_bootstrap_interval` (the mean over exemplars of per-sample values).
 
 **Earlier metrics** (kept for ``scripts/compare.py``; superseded where noted). Lower is closer
 for each except ``diversity`` and ``memorisation``'s distance.
@@ -96,6 +98,7 @@ __all__ = [
     "floor",
     "Interval",
     "bootstrap_interval",
+    "stratified_bootstrap_interval",
     "texture_metrics",
 ]
 
@@ -852,6 +855,32 @@ def bootstrap_interval(values: Array, *, num: int = 1000, level: float = 0.95, s
     stats = np.array([statistic(v[i]) for i in idx])
     lo, hi = np.quantile(stats, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
     return Interval(float(statistic(v)), float(lo), float(hi))
+
+
+def stratified_bootstrap_interval(groups: Sequence[Array], *, num: int = 1000,
+                                  level: float = 0.95, seed: int = 0) -> Interval:
+    """Percentile bootstrap interval of the mean over groups of each group's mean.
+
+    ``groups``: per-sample values of several groups (e.g. one array per exemplar). Each
+    resample draws, within every group independently, as many values as it has with
+    replacement (a stratified bootstrap: the groups are fixed, the samples are random), and
+    takes ``mean_g mean(resampled group g)``; the interval is the ``(1 - level) / 2`` and
+    ``(1 + level) / 2`` quantiles of that statistic over ``num`` resamples
+    (``numpy.random.default_rng(seed)``). Efron & Tibshirani 1993, ch. 13 and §6.9 (the
+    bootstrap of stratified samples). With one group it is :func:`bootstrap_interval` of that
+    group (same draws).
+    """
+    vals = [np.asarray(g, np.float64).ravel() for g in groups]
+    if not vals or any(v.size == 0 for v in vals):
+        raise ValueError("every group needs at least one value")
+    rng = np.random.default_rng(seed)
+    stats = np.zeros(num)
+    for v in vals:
+        idx = rng.integers(0, v.size, size=(num, v.size))
+        stats += v[idx].mean(axis=1)
+    stats /= len(vals)
+    lo, hi = np.quantile(stats, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
+    return Interval(float(np.mean([v.mean() for v in vals])), float(lo), float(hi))
 
 
 def texture_metrics(samples: Array, exemplar: Array, **psw_options: Any) -> dict[str, Any]:

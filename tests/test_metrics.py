@@ -397,3 +397,95 @@ def test_held_out_exemplars_are_listed_apart():
     for name in held_out:
         x = load_exemplar(name)
         assert x.shape[:2] == (256, 256) and 0.0 <= x.min() and x.max() <= 1.0
+
+
+# --- controlled degradations that the tests above do not cover --------------------------------
+
+def test_diversity_falls_as_the_samples_approach_one_image():
+    x0, real, _ = _texture("gravel")
+    div = [metrics.normalised_diversity((1 - t) * real + t * x0, x0)
+           for t in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    assert all(a > b for a, b in zip(div, div[1:])), div
+    assert div[-1] == 0.0 and div[0] == pytest.approx(1.0, abs=0.1)  # copies; the floor
+
+
+def test_copied_patch_fraction_grows_with_the_copied_share():
+    x0, real, gauss = _texture("gravel")
+    fractions = []
+    for k in range(5):  # the top k quarters of every real crop replaced by the exemplar's
+        s = real.copy()
+        s[:, :16 * k] = x0[None, :16 * k]
+        fractions.append(metrics.copied_patch_fraction(s, x0))
+    floor = metrics.copied_patch_fraction(real, x0)
+    assert fractions[0] == floor and metrics.copied_patch_fraction(gauss, x0) <= 0.01
+    _increasing(fractions[1:], floor)
+    assert fractions[-1] == 1.0
+
+
+def test_layout_correlations_grow_with_layout_copying():
+    x0, real, _ = _texture("gravel")
+    blends = [(1 - t) * real + t * x0 for t in (0.25, 0.5, 0.75)]  # toward the exemplar
+    floor = metrics.layout_correlation(real, x0)["zero_shift"].mean()
+    assert abs(floor) < 0.1
+    _increasing([metrics.layout_correlation(b, x0)["zero_shift"].mean() for b in blends], floor)
+    common = real[0]  # chains drawn toward one common image
+    chains = [metrics.between_chain_correlation((1 - t) * real + t * common).mean()
+              for t in (0.25, 0.5, 0.75)]
+    floor = metrics.between_chain_correlation(real).mean()
+    assert abs(floor) < 0.1
+    _increasing(chains, floor)
+
+
+def test_held_out_gaps_floor_and_degradations_with_a_network():
+    from maxent_jax.nn import features as feats
+    from maxent_jax.nn.vgg import random_variables
+
+    x0, real, _ = _texture("gravel")
+    spec = feats.get_spec(None, layers=("relu1_1", "relu1_2", "pool1", "relu2_1"),
+                          activation="relu", pooling="avg")
+    fn = jax.jit(functools.partial(feats.vgg_for(spec).apply,
+                                   random_variables(jax.random.key(0), layers=("relu2_1",))))
+    acts0 = fn(np.float32(x0))
+
+    def gap(xs, kind):
+        acts = [fn(np.float32(x)) for x in xs]
+        out = metrics.held_out_gaps(acts, acts0, {"mean": ("relu1_1",), "gram": ("relu1_1",)})
+        assert "relu1_1" not in out[kind]
+        return out[kind]["all"].mean()
+
+    for kind in ("mean", "gram"):
+        assert gap(x0[None], kind) < 1e-6  # identical
+        floor = gap(real, kind)
+        assert 0 < floor < 0.1
+        _increasing([gap(_blur(real, s), kind) for s in (0.5, 1.0, 2.0)], floor)
+        _increasing([gap(_contrast(real, a), kind) for a in (0.8, 0.6)], floor)
+        _increasing([gap(_shuffle(real, b), kind) for b in (8, 4)], floor)
+
+
+def test_floor_of_the_patch_metric_is_computed_from_crops_and_adsn():
+    from maxent_jax.exemplars import load_exemplar
+    from maxent_jax.tasks.gaussian import adsn
+
+    image = load_exemplar("grass")
+    psw = functools.partial(metrics.patch_sliced_wasserstein, directions=32)
+    fl = metrics.floor(psw, image, crop=64, num=3, seed=5)
+    crops = metrics.real_crops(image, 64)
+    assert fl["real"] == psw(crops[1:4], crops[0])
+    gauss = np.asarray(adsn(jax.random.key(5), crops[0], num=3))
+    assert fl["adsn"] == pytest.approx(psw(gauss, crops[0]), rel=1e-6)
+    np.testing.assert_array_equal(fl["exemplar"], crops[0])
+
+
+def test_stratified_bootstrap_interval():
+    rng = np.random.default_rng(5)
+    groups = [rng.normal(1.0, 0.5, size=30), rng.normal(3.0, 1.0, size=20)]
+    ci = metrics.stratified_bootstrap_interval(groups)
+    assert ci.estimate == pytest.approx((groups[0].mean() + groups[1].mean()) / 2)
+    assert ci.low < ci.estimate < ci.high
+    se = np.sqrt(sum(g.var(ddof=1) / g.size for g in groups)) / 2  # of the mean of means
+    assert (ci.high - ci.low) / 2 == pytest.approx(1.96 * se, rel=0.2)
+    assert metrics.stratified_bootstrap_interval(groups) == ci  # seeded
+    one = metrics.stratified_bootstrap_interval(groups[:1])  # one group: the plain bootstrap
+    assert tuple(one) == pytest.approx(tuple(metrics.bootstrap_interval(groups[0])))
+    with pytest.raises(ValueError):
+        metrics.stratified_bootstrap_interval([groups[0], []])
