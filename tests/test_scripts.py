@@ -39,3 +39,25 @@ def test_run_study_rejects_unknown_keys(tmp_path):
     bad.write_text(json.dumps({"exemplars": ["wood"], "synthesis": {}, "iterations": 3}))
     with pytest.raises(ValueError, match="unknown keys"):
         study.main([str(bad), "--tiny", "--out-dir", str(tmp_path / "o")])
+
+
+def test_mixing_benchmark_quick_smoke_run(tmp_path):
+    """``scripts/benchmarks/mixing.py --quick``: every sampler runs and the results are written."""
+    spec = importlib.util.spec_from_file_location(
+        "mixing", ROOT / "scripts" / "benchmarks" / "mixing.py")
+    mixing = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mixing)
+    out = tmp_path / "results.json"
+    assert mixing.main(["--quick", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["summary"][0]["sampler"] == "ULA" and data["summary"][0]["speedup_gap"] == 1.0
+    assert {r["precondition"] for r in data["runs"].values()} == {"none", "spectrum"}
+    assert all(r["finite"] for r in data["runs"].values())
+    # the measures
+    import numpy as np
+
+    assert mixing.steps_to_stay_below(np.array([3.0, 1.0, 2.0, 1.0, 0.5]), 1.0) == 4
+    assert mixing.steps_to_stay_below(np.array([0.5, 2.0]), 1.0) is None
+    assert mixing.steps_to_fall_below(np.array([0.9, 0.6, 0.4, 0.7]), 0.5) == 3
+    gaps = np.array([[2.0], [0.0], [4.0], [0.0]])
+    np.testing.assert_allclose(mixing.running_gap(gaps, np.array([1.0])), [2.0, 0.0, 2.0, 2.0])

@@ -2,7 +2,8 @@
 
 MODEL is a ``model.npz`` written by ``maxent-jax synthesize``. The energy is extensive, so any
 ``--size`` works; the chains start from ADSN samples of the model's exemplar and run
-``--steps`` ULA or MALA steps. Writes ``sample_000.png`` ..., ``samples.npy`` (float32,
+``--steps`` ULA or MALA steps (``--precondition spectrum``: preconditioned by the power
+spectrum of the exemplar's ADSN model). Writes ``sample_000.png`` ..., ``samples.npy`` (float32,
 ``(N, H, W, 3)``, [0, 1] units, unclipped) and ``diagnostics.json`` (relative feature gap of
 the samples' average over the last half of the steps, per layer too, and the MALA
 acceptance rate with ``--sampler mala``). See :mod:`maxent_jax.tasks.sample`.
@@ -26,6 +27,8 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register the ``sample`` sub-command."""
+    from maxent_jax.sampling.preconditioned import PRECONDITIONERS
+
     p = sub.add_parser(
         "sample", help="draw samples of a learned model (model.npz) at fixed theta",
         description="Sample Pi_theta of a model learned by 'maxent-jax synthesize' at any size, "
@@ -39,6 +42,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sampler", choices=("ula", "mala"), default="ula")
     p.add_argument("--gamma", type=float, default=None,
                    help="Langevin step (default: the learning run's)")
+    p.add_argument("--precondition", choices=PRECONDITIONERS, default=None,
+                   help="Langevin preconditioner: none, or spectrum (the power spectrum of "
+                        "the exemplar's ADSN model; default: the learning run's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--precision", choices=("float32", "tf32", "bfloat16"), default="float32",
                    help="convolution arithmetic")
@@ -81,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     result = sample_model(model, backbone, size=size, num=args.num, steps=args.steps,
                           sampler=args.sampler, gamma=args.gamma, seed=args.seed,
-                          devices=args.devices, progress=not args.no_progress)
+                          devices=args.devices, progress=not args.no_progress,
+                          precondition=args.precondition)
     seconds = time.perf_counter() - start
     if not np.isfinite(result.samples).all():
         raise RuntimeError(f"the chains diverged (NaN or infinite values); try a smaller "

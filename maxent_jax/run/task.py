@@ -9,6 +9,9 @@ chunk (so the weights and images are arguments of the compiled program, not cons
 2. compiles one chunk program for ``config.checkpoint_every`` outer steps of the SOUL kernel
    (:func:`maxent_jax.sampling.soul.soul`, settings from
    :meth:`maxent_jax.run.settings.SOULConfig.soul_options`);
+   With ``config.precondition`` other than ``"none"`` the task also passes the
+   :class:`~maxent_jax.sampling.preconditioned.Preconditioner` M (an argument of the compiled
+   program, like the images, not a constant baked into it);
 3. runs it through the driver (:func:`maxent_jax.run.driver.drive`: checkpoints and resume,
    divergence, progress) and returns the final state and the trace.
 """
@@ -31,6 +34,7 @@ from maxent_jax.run.driver import Checkpointing, drive
 from maxent_jax.run.parallel import chain_mesh, check_chains, replicate, shard_state
 from maxent_jax.run.settings import SOULConfig
 from maxent_jax.sampling.energy import EnergyFn
+from maxent_jax.sampling.preconditioned import Preconditioner
 from maxent_jax.sampling.scan import scan_steps
 from maxent_jax.sampling.soul import SOULInfo, SOULState, block_norms, soul, soul_init
 
@@ -84,14 +88,15 @@ def soul_trace(infos: Sequence[SOULInfo], target_norms: np.ndarray,
 
 @functools.lru_cache(maxsize=16)
 def _runner(config: SOULConfig, build: EnergyBuilder, estimator: str = "path") -> Callable:
-    """jitted ``(backbone, args, key, state, stop, m) -> (state, info)`` for
-    ``config.checkpoint_every`` steps (a shorter chunk stops early: no second program)."""
+    """jitted ``(backbone, args, key, state, stop, m, precond=None) -> (state, info)`` for
+    ``config.checkpoint_every`` steps (a shorter chunk stops early: no second program);
+    ``precond``: the Langevin preconditioner, or None."""
     options = config.soul_options()
 
-    def run(backbone, args, key, state, stop, num_inner):
+    def run(backbone, args, key, state, stop, num_inner, precond=None):
         energy = build(config, backbone, *args)
         kernel = soul(energy, num_inner=num_inner, block_sizes=backbone.block_sizes(),
-                      estimator=estimator, **options)
+                      estimator=estimator, precond=precond, **options)
         return scan_steps(kernel.step, key, state, config.checkpoint_every, stop)
 
     return jax.jit(run, static_argnums=5)
@@ -121,7 +126,8 @@ def run_soul_task(config: SOULConfig, backbone: Backbone, build: EnergyBuilder,
                   resume: bool = False, checkpoint: bool = False, progress: bool = False,
                   devices: Optional[int] = None, desc: str = "SOUL",
                   monitor: Optional[Callable[[Backbone, tuple, SOULState], Any]] = None,
-                  allow_step_change: bool = False, estimator: str = "path") -> TaskRun:
+                  allow_step_change: bool = False, estimator: str = "path",
+                  precond: Optional[Preconditioner] = None) -> TaskRun:
     """Run SOUL for ``config.iterations`` outer steps (see the module docstring).
 
     ``args``: the arrays ``build`` needs besides the backbone (replicated on the devices).
@@ -129,10 +135,18 @@ def run_soul_task(config: SOULConfig, backbone: Backbone, build: EnergyBuilder,
     ``monitor(backbone, args, state)``: recorded before the first chunk and after each.
     ``allow_step_change``: on resume, gamma and delta may differ from the checkpoint's.
     ``estimator``: of E[F] in the theta step (:func:`maxent_jax.sampling.soul.soul`).
+    ``precond``: the Langevin preconditioner M, required when ``config.precondition`` is
+    not ``"none"`` and refused otherwise.
     """
+    if config.precondition == "none" and precond is not None:
+        raise ValueError("a preconditioner was given but config.precondition is 'none'")
+    if config.precondition != "none" and precond is None:
+        raise ValueError(f"precondition {config.precondition!r}: no preconditioner was given "
+                         f"({desc} does not support one)")
     mesh = chain_mesh(devices if devices is not None else default_devices(config.chains))
     check_chains(config.chains, mesh)
     backbone, args = replicate(backbone, mesh), replicate(args, mesh)
+    precond = None if precond is None else replicate(precond, mesh)
     state = shard_state(soul_init(positions, jnp.zeros(backbone.dim),
                                   config.theta_optimizer()), mesh)
     target_norms = np.asarray(block_norms(target, backbone.block_sizes()))
@@ -141,9 +155,9 @@ def run_soul_task(config: SOULConfig, backbone: Backbone, build: EnergyBuilder,
                                        if allow_step_change else ())
     ckpt = Checkpointing(checkpoint_path(out_dir), identity, write=checkpoint, resume=resume,
                          advice="try a smaller --gamma", ignore=ignore)
-    result = drive(lambda s, stop, m: runner(backbone, args, run_key, s, stop, m), state,
-                   config.chunks(), SOULInfo, checkpointing=ckpt, progress=progress, desc=desc,
-                   postfix=_postfix(target_norms), place=lambda s: shard_state(s, mesh),
+    result = drive(lambda s, stop, m: runner(backbone, args, run_key, s, stop, m, precond),
+                   state, config.chunks(), SOULInfo, checkpointing=ckpt, progress=progress,
+                   desc=desc, postfix=_postfix(target_norms), place=lambda s: shard_state(s, mesh),
                    monitor=None if monitor is None else (lambda s: monitor(backbone, args, s)))
     trace = soul_trace(result.infos, target_norms, backbone.block_names())
     return TaskRun(result.state, trace, result.records)

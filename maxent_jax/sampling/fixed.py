@@ -10,7 +10,10 @@ dynamics, chains in parallel (``vmap``):
 The potential returns ``(U(x), F(x) - F(x0))``; each step reports the chains' mean of both at
 the positions it starts from, so the sample average of F costs no extra pass, and MALA's
 acceptance rate (1 for ULA), which tells how large the discretisation bias of ULA at that
-step is.
+step is. With a :class:`~maxent_jax.sampling.preconditioned.Preconditioner` M the moves are
+``X - gamma M grad U(X) + sqrt(2 gamma) M^{1/2} Z`` (and MALA's proposal N(X - gamma M grad
+U(X), 2 gamma M)): the same invariant law, faster mixing when M is close to the covariance
+(:mod:`maxent_jax.sampling.preconditioned`).
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from maxent_jax.sampling.langevin import (PotentialFn, ULAState, mala_init, mala_step,
-                                          ula_step)
+from maxent_jax.sampling.langevin import PotentialFn, ULAState, mala_init
+from maxent_jax.sampling.preconditioned import Preconditioner, langevin_steps
 
 __all__ = ["ChainsState", "ChainsInfo", "ChainsKernel", "langevin_chains"]
 
@@ -54,11 +57,13 @@ class ChainsKernel(NamedTuple):
     step: Callable[[Array, ChainsState], tuple[ChainsState, ChainsInfo]]
 
 
-def langevin_chains(potential: PotentialFn, step_size: float | Array,
-                    sampler: str = "ula") -> ChainsKernel:
-    """The fixed-potential kernel of the module docstring for ``(C, ...)`` positions."""
+def langevin_chains(potential: PotentialFn, step_size: float | Array, sampler: str = "ula",
+                    precond: Preconditioner | None = None) -> ChainsKernel:
+    """The fixed-potential kernel of the module docstring for ``(C, ...)`` positions
+    (``precond``: M, or None for plain Langevin)."""
     if sampler not in ("ula", "mala"):
         raise ValueError(f"sampler must be 'ula' or 'mala', got {sampler!r}")
+    ula_step, mala_step = langevin_steps(precond)
 
     def init(positions: Array) -> ChainsState:
         positions = jnp.asarray(positions)

@@ -32,7 +32,8 @@ import jax.numpy as jnp
 import optax
 
 from maxent_jax.sampling.energy import EnergyFn
-from maxent_jax.sampling.langevin import ULAState, mala_init, mala_step, ula_step
+from maxent_jax.sampling.langevin import ULAState, mala_init
+from maxent_jax.sampling.preconditioned import Preconditioner, langevin_steps
 from maxent_jax.sampling.scan import scan_steps
 from maxent_jax.sampling.schedules import Schedule, constant, inverse_power
 
@@ -101,8 +102,10 @@ def block_norms(vector: Array, block_sizes: Sequence[int] | None) -> Array:
 
 
 def _sweep(key: Array, positions: Array, potential: Callable, gamma: Array, num_inner: int,
-           sampler: str) -> tuple[Array, Array, Array, Array, Array]:
-    """``num_inner`` Langevin steps of every chain (``vmap``).
+           sampler: str, precond: Preconditioner | None = None
+           ) -> tuple[Array, Array, Array, Array, Array]:
+    """``num_inner`` Langevin steps of every chain (``vmap``), preconditioned by ``precond``
+    if given (:mod:`maxent_jax.sampling.preconditioned`; None: plain ULA / MALA).
 
     Returns the final positions, the sums over steps and chains of ``aux`` (F(X_k) - F(x0)),
     of ``||aux||^2`` and of U at the positions each step starts from (k = 0 .. m - 1), and
@@ -111,6 +114,7 @@ def _sweep(key: Array, positions: Array, potential: Callable, gamma: Array, num_
     """
     chains = positions.shape[0]
     gap_shape = jax.eval_shape(potential, positions[0])[1].shape
+    ula_step, mala_step = langevin_steps(precond)
 
     def ula_move(k, x):
         state, info = ula_step(k, ULAState(x), potential, gamma)
@@ -154,10 +158,14 @@ def chain_correlation(positions: Array) -> Array:
     return (jnp.sum(gram) - jnp.trace(gram)) / (chains * (chains - 1))
 
 
-def probe_acceptance(key: Array, positions: Array, potential: Callable, gamma: Array) -> Array:
+def probe_acceptance(key: Array, positions: Array, potential: Callable, gamma: Array,
+                     precond: Preconditioner | None = None) -> Array:
     """Mean over chains of MALA's acceptance probability for one proposal from the current
     positions (Roberts & Tweedie 1996): near 1 when ULA's step gamma is small for the
-    local curvature, so that ULA's bias is small; the chains do not move."""
+    local curvature, so that ULA's bias is small; the chains do not move. With ``precond``,
+    the preconditioned MALA proposal (the bias of preconditioned ULA)."""
+    mala_step = langevin_steps(precond)[1]
+
     def one(k, x):
         return mala_step(k, mala_init(x, potential), potential, gamma)[1].acceptance_rate
 
@@ -182,7 +190,8 @@ class SOULKernel(NamedTuple):
 def soul(energy_fn: EnergyFn, optimizer: optax.GradientTransformation, step_size: Schedule, *,
          num_inner: int = 1, projection: Projection | None = None,
          average_from: int = 2**30, block_sizes: Sequence[int] | None = None,
-         sampler: str = "ula", estimator: str = "path", probe_every: int = 0) -> SOULKernel:
+         sampler: str = "ula", estimator: str = "path", probe_every: int = 0,
+         precond: Preconditioner | None = None) -> SOULKernel:
     """The SOUL kernel of the module docstring, as a blackjax-style ``(init, step)`` pair.
 
     ``energy_fn(theta, x) -> (U_theta(x), F(x) - F(x0))``; ``optimizer`` the theta step (an
@@ -195,7 +204,8 @@ def soul(energy_fn: EnergyFn, optimizer: optax.GradientTransformation, step_size
     & Wu's FRAME learning; one more forward and backward pass per chain). ``probe_every`` K
     > 0: every K outer steps (n = 0, K, 2K, ...), the MALA acceptance of one probe proposal
     from the current chains at (theta_n, gamma_n) (:func:`probe_acceptance`; two more
-    gradient passes per chain, not a move).
+    gradient passes per chain, not a move). ``precond``: the Langevin moves (and the probe)
+    are preconditioned by M (:mod:`maxent_jax.sampling.preconditioned`); None: plain.
     """
     if sampler not in ("ula", "mala"):
         raise ValueError(f"sampler must be 'ula' or 'mala', got {sampler!r}")
@@ -212,12 +222,12 @@ def soul(energy_fn: EnergyFn, optimizer: optax.GradientTransformation, step_size
             probe = jax.lax.cond(
                 state.step % probe_every == 0,
                 lambda: probe_acceptance(jax.random.fold_in(key, _PROBE), state.positions,
-                                         potential, gamma),
+                                         potential, gamma, precond),
                 lambda: jnp.full((), jnp.nan, jnp.float32))
         else:
             probe = jnp.full((), jnp.nan, jnp.float32)
         positions, gap_sum, sq_sum, u_sum, rate = _sweep(key, state.positions, potential, gamma,
-                                                         num_inner, sampler)
+                                                         num_inner, sampler, precond)
         if estimator == "path":
             samples = num_inner * positions.shape[0]
             mean_gap, energy = gap_sum / samples, u_sum / samples

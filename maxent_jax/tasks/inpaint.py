@@ -472,6 +472,9 @@ class InpaintConfig(SOULConfig):
             (np.isfinite(self.jitter) and self.jitter >= 0, "jitter must be a finite number >= 0"),
             (self.cg_tol > 0 and self.cg_maxiter >= 1, "cg-tol must be > 0 and cg-maxiter >= 1"),
             (self.border is None or self.border >= 1, "border must be >= 1 (or None: all known)"),
+            (self.precondition == "none", "precondition: inpainting supports only 'none' (a "
+                                          "Fourier preconditioner would couple the known "
+                                          "pixels, which carry no energy, to the unknown ones)"),
         ]
 
 

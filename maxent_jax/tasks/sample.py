@@ -5,7 +5,9 @@ image size), so the model learned on a 64 px exemplar can be sampled at 128 px o
 the backbone is prepared for the requested size, the chains start from ADSN samples of the
 stored exemplar (:mod:`maxent_jax.tasks.starts`) and run ULA or MALA
 (:mod:`maxent_jax.sampling.fixed`) through the one driver (:func:`maxent_jax.run.driver.drive`:
-chunks compiled once, divergence, progress).
+chunks compiled once, divergence, progress), preconditioned or not
+(``precondition="spectrum"``: :mod:`maxent_jax.sampling.preconditioned`, the power spectrum
+of the exemplar's ADSN model at the sample size; the same model, see docs/mixing.md).
 
 Diagnostics: the relative gap ``||mean F(X) - F(x0)|| / ||F(x0)||`` of the average of F over
 the chains and the last half of the steps (a fixed-theta check of the moment constraint,
@@ -30,6 +32,7 @@ from maxent_jax.run.parallel import AXIS, chain_mesh, check_chains, replicate
 from maxent_jax.run.settings import chunk_plan
 from maxent_jax.sampling.energy import macrocanonical_energy
 from maxent_jax.sampling.fixed import ChainsInfo, ChainsState, langevin_chains
+from maxent_jax.sampling.preconditioned import PRECONDITIONERS, make_preconditioner
 from maxent_jax.sampling.scan import scan_steps
 from maxent_jax.sampling.soul import block_norms
 from maxent_jax.tasks.starts import adsn_starts
@@ -58,10 +61,12 @@ class _Statics(NamedTuple):
 
 
 def _kernel(backbone: Backbone, arrays: tuple, s: _Statics):
-    theta, target, centre = arrays
+    """``arrays``: theta, F(x0), the centre c and the preconditioner (None: plain Langevin),
+    all arguments of the compiled programs."""
+    theta, target, centre, precond = arrays
     energy = macrocanonical_energy(backbone.features, target, beta=s.beta, eps=s.eps,
                                    centre=centre, extensive=s.extensive)
-    return langevin_chains(lambda x: energy(theta, x), s.gamma, s.sampler)
+    return langevin_chains(lambda x: energy(theta, x), s.gamma, s.sampler, precond)
 
 
 @functools.lru_cache(maxsize=8)
@@ -108,9 +113,11 @@ def _shard(state: ChainsState, mesh) -> ChainsState:
 def sample_model(model: MaxEntModel, backbone: Backbone, *, size: Optional[Sequence[int]] = None,
                  num: int = 4, steps: int = 200, sampler: str = "ula",
                  gamma: Optional[float] = None, seed: int = 0, devices: Optional[int] = None,
-                 progress: bool = False) -> SampleResult:
+                 progress: bool = False, precondition: Optional[str] = None) -> SampleResult:
     """``num`` samples of ``model`` at ``size`` (default: the exemplar's) after ``steps``
     Langevin steps of size ``gamma`` (default: the learning run's) from ADSN starts.
+    ``precondition``: ``"none"`` or ``"spectrum"`` (default: the learning run's, ``"none"``
+    for models that do not record it).
 
     ``backbone`` must compute the model's features (any size: it is resized here) with the
     weights the model was learned with (checked by digest).
@@ -128,12 +135,17 @@ def sample_model(model: MaxEntModel, backbone: Backbone, *, size: Optional[Seque
     gamma = float(model.settings.get("gamma", 1e-7) if gamma is None else gamma)
     if not (np.isfinite(gamma) and gamma > 0):
         raise ValueError(f"gamma must be a finite number > 0, got {gamma}")
+    if precondition is None:
+        precondition = str(model.settings.get("precondition", "none"))
+    if precondition not in PRECONDITIONERS:
+        raise ValueError(f"precondition must be one of {PRECONDITIONERS}, got {precondition!r}")
     backbone = backbone.resized(size)
     mesh = chain_mesh(devices if devices is not None else 1)
     check_chains(num, mesh)
     init_key, run_key = jax.random.split(jax.random.key(seed))
     positions = adsn_starts(init_key, jnp.asarray(model.exemplar), size, num)
     arrays = tuple(jnp.asarray(a) for a in (model.theta, model.target, model.centre))
+    arrays += (make_preconditioner(precondition, jnp.asarray(model.exemplar), size),)
     backbone, arrays = replicate(backbone, mesh), replicate(arrays, mesh)
     cadence = min(CADENCE, steps)
     init, run = _programs(_Statics(sampler, gamma, cadence, float(model.beta),
@@ -144,5 +156,6 @@ def sample_model(model: MaxEntModel, backbone: Backbone, *, size: Optional[Seque
     trace = stack_infos(result.infos)
     diagnostics = sample_diagnostics(trace["gap"], trace["acceptance"], model.target,
                                      backbone.block_sizes(), backbone.block_names(), sampler)
-    diagnostics.update(num=num, steps=steps, gamma=gamma, size=list(size), seed=seed)
+    diagnostics.update(num=num, steps=steps, gamma=gamma, size=list(size), seed=seed,
+                       precondition=precondition)
     return SampleResult(to_host(result.state.positions), trace, diagnostics)

@@ -10,6 +10,8 @@ the SOUL kernel of :mod:`maxent_jax.sampling.soul`, and hands a jitted chunk fun
 one driver (:func:`maxent_jax.run.driver.drive`: chunks, checkpoints, divergence, progress).
 The result carries the learned :class:`~maxent_jax.model.MaxEntModel` (theta averaged over
 the last half of the run), which :mod:`maxent_jax.tasks.sample` samples again at any size.
+With ``precondition="spectrum"`` the Langevin moves are preconditioned by the power spectrum
+of the exemplar's ADSN model at the output size (:mod:`maxent_jax.sampling.preconditioned`).
 
 Units: images, and so the chains, live in ``[0, 1]`` pixel units (see
 :mod:`maxent_jax.run.settings`).
@@ -32,6 +34,7 @@ from maxent_jax.run.driver import DivergenceError
 from maxent_jax.run.settings import SOULConfig, setting
 from maxent_jax.run.task import default_devices, run_identity, run_soul_task
 from maxent_jax.sampling.energy import EnergyFn, macrocanonical_energy, reference_centre
+from maxent_jax.sampling.preconditioned import make_preconditioner
 from maxent_jax.sampling.soul import SOULState
 from maxent_jax.tasks.starts import STARTS, starts
 
@@ -125,7 +128,8 @@ def synthesize(exemplar: Array, network: Union[Backbone, Mapping[str, Any]],
                         identity=run_identity(config, backbone, exemplar=host_exemplar),
                         out_dir=out_dir, resume=resume, checkpoint=checkpoint,
                         progress=progress, devices=devices,
-                        allow_step_change=allow_step_change)
+                        allow_step_change=allow_step_change,
+                        precond=make_preconditioner(config.precondition, exemplar, size))
     state = run.state
     average = to_host(state.average) if int(state.num_averaged) > 0 else None
     model = learned_model(config, backbone, host_exemplar, np.asarray(target), run.trace)

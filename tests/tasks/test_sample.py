@@ -92,3 +92,16 @@ def test_tampered_or_mismatched_models_are_refused(learned, tmp_path, capsys):
         assert not out.exists()  # nothing written
     assert _sample(learned / "model.npz", tmp_path / "small", "--size", "2", "2") == 2
     assert "relu3_1 needs at least 4x4" in capsys.readouterr().err
+
+
+def test_sample_with_the_spectrum_preconditioner(learned, tmp_path):
+    """``--precondition spectrum`` (here with MALA) runs at another size and is recorded; the
+    default is the learning run's setting (none)."""
+    model = learned / "model.npz"
+    assert _sample(model, tmp_path / "p", "--precondition", "spectrum", "--sampler",
+                   "mala") == 0
+    diag = json.loads((tmp_path / "p" / "diagnostics.json").read_text())
+    assert diag["precondition"] == "spectrum" and 0 < diag["mala_acceptance_rate"] <= 1
+    assert np.isfinite(np.load(tmp_path / "p" / "samples.npy")).all()
+    assert _sample(model, tmp_path / "n") == 0
+    assert json.loads((tmp_path / "n" / "diagnostics.json").read_text())["precondition"] == "none"
