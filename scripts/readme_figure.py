@@ -21,7 +21,7 @@ import jax
 import numpy as np
 
 from maxent_jax import metrics
-from maxent_jax.run.diagnostics import warnings
+from maxent_jax.run.diagnostics import theta_change, warnings
 from maxent_jax.tasks import gaussian
 from maxent_jax.exemplars import list_exemplars, load_exemplar
 from maxent_jax.io import save_image
@@ -52,8 +52,7 @@ def main() -> None:
         start = time.perf_counter()
         result = synthesize(x0, variables, config, progress=False)
         seconds = time.perf_counter() - start
-        trace, norms = result.trace, result.trace["theta_norm"]
-        quarter = len(norms) - len(norms) // 4 - 1
+        trace = result.trace
         gaps[name] = {"initial": float(trace["relative_gap"][0]),
                       "final": float(trace["relative_gap"][-1]),
                       "running_average": float(trace["running_average_gap"][-1]),
@@ -61,9 +60,8 @@ def main() -> None:
                           metrics.layout_correlation(result.samples, x0)["zero_shift"])),
                       "corr_between": float(np.mean(
                           metrics.between_chain_correlation(result.samples))),
-                      "theta_norm": float(norms[-1]),
-                      "theta_change_last_quarter": float(
-                          abs(norms[-1] - norms[quarter]) / norms[-1]),
+                      "theta_norm": float(trace["theta_norm"][-1]),
+                      "theta_change_last_quarter": theta_change(trace["theta_norm"]),
                       "warnings": warnings(trace), "seconds": seconds}
         tiles = [x0, adsn, rpn] + list(result.samples)
         pad = np.ones((x0.shape[0], 4, x0.shape[-1]), np.float32)

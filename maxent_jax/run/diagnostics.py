@@ -28,7 +28,7 @@ from typing import Mapping
 
 import numpy as np
 
-__all__ = ["trace_diagnostics", "warnings", "summary", "THRESHOLDS"]
+__all__ = ["trace_diagnostics", "theta_change", "warnings", "summary", "THRESHOLDS"]
 
 THRESHOLDS = {"theta_change": 0.05, "chain_correlation": 0.2, "probe_acceptance": 0.5}
 
@@ -55,6 +55,13 @@ def trace_diagnostics(trace: Mapping[str, np.ndarray], target_norm: float
     }
 
 
+def theta_change(theta_norms: np.ndarray) -> float:
+    """| ||theta_end|| - ||theta|| a quarter of the run earlier | / ||theta_end||."""
+    norms = np.asarray(theta_norms, np.float64)
+    quarter = len(norms) - len(norms) // 4 - 1
+    return float(abs(norms[-1] - norms[quarter]) / max(abs(norms[-1]), 1e-12))
+
+
 def warnings(trace: Mapping[str, np.ndarray]) -> list[str]:
     """One line per failed check of the module docstring (empty: none failed)."""
     out: list[str] = []
@@ -62,7 +69,7 @@ def warnings(trace: Mapping[str, np.ndarray]) -> list[str]:
     n = len(norms)
     if n >= 8:
         quarter = n - n // 4 - 1
-        change = abs(norms[-1] - norms[quarter]) / max(abs(norms[-1]), 1e-12)
+        change = theta_change(norms)
         if change > THRESHOLDS["theta_change"]:
             out.append(f"theta has not converged: ||theta|| changed by {100 * change:.0f}% over "
                        f"the last quarter of the run ({norms[quarter]:.3g} -> {norms[-1]:.3g}); "
