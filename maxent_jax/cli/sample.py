@@ -1,12 +1,14 @@
 """``maxent-jax sample MODEL --out-dir DIR``: draw samples of a learned model at fixed theta.
 
 MODEL is a ``model.npz`` written by ``maxent-jax synthesize``. The energy is extensive, so any
-``--size`` works; the chains start from ADSN samples of the model's exemplar and run
-``--steps`` ULA or MALA steps (``--precondition spectrum``: preconditioned by the power
+``--size`` works; the chains start from ADSN samples of the model's exemplar (or from
+``--starts FILE.npy``, e.g. the learning run's own ``samples.npy``: its chains continued at
+the fixed learned theta) and run ``--steps`` ULA or MALA steps (``--precondition spectrum``: preconditioned by the power
 spectrum of the exemplar's ADSN model). Writes ``sample_000.png`` ..., ``samples.npy`` (float32,
 ``(N, H, W, 3)``, [0, 1] units, unclipped) and ``diagnostics.json`` (relative feature gap of
-the samples' average over the last half of the steps, per layer too, and the MALA
-acceptance rate with ``--sampler mala``). See :mod:`maxent_jax.tasks.sample`.
+the samples' average over the last half of the steps, per layer too, Stein's ratio over
+the same steps, 1 when the chains are at equilibrium, and the MALA acceptance rate with
+``--sampler mala``). See :mod:`maxent_jax.tasks.sample`.
 """
 
 from __future__ import annotations
@@ -37,7 +39,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out-dir", type=Path, required=True, metavar="DIR")
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=None,
                    help="sample size (default: the model's exemplar size)")
-    p.add_argument("--num", type=int, default=4, help="number of samples (chains; default 4)")
+    p.add_argument("--num", type=int, default=None,
+                   help="number of samples (chains; default 4, or as many as --starts holds)")
+    p.add_argument("--starts", type=Path, default=None, metavar="FILE.npy",
+                   help="start the chains from these images (N, H, W, 3), e.g. the learning "
+                        "run's samples.npy (default: ADSN draws of the exemplar)")
     p.add_argument("--steps", type=int, default=200, help="Langevin steps (default 200)")
     p.add_argument("--sampler", choices=("ula", "mala"), default="ula")
     p.add_argument("--gamma", type=float, default=None,
@@ -63,6 +69,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def load_starts(path: Path) -> np.ndarray:
+    """A float ``(N, H, W, C)`` array of finite values from a ``.npy`` file (no pickles)."""
+    try:
+        starts = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise ValueError(f"--starts {path}: not a readable .npy array ({err})") from None
+    if starts.ndim != 4 or starts.dtype.kind != "f" or not np.isfinite(starts).all():
+        raise ValueError(f"--starts {path}: expected finite floats of shape (N, H, W, C), got "
+                         f"{starts.dtype} {starts.shape}")
+    return starts.astype(np.float32)
+
+
 def run(args: argparse.Namespace) -> int:
     """Load, check, sample and write; nothing is written before every check has passed."""
     from maxent_jax.model import check_weights, load_model
@@ -71,12 +89,18 @@ def run(args: argparse.Namespace) -> int:
 
     check_out_dir(args)
     check_seed(args.seed)
+    starts = None if args.starts is None else load_starts(args.starts)
+    if args.num is None:
+        args.num = 4 if starts is None else len(starts)
     if args.num < 1 or args.steps < 1:
         raise ValueError("--num and --steps must be >= 1")
     if args.gamma is not None and not (math.isfinite(args.gamma) and args.gamma > 0):
         raise ValueError(f"--gamma must be a finite number > 0, got {args.gamma}")
     model = load_model(args.model)
     size = tuple(args.size) if args.size else tuple(model.exemplar.shape[:2])
+    if starts is not None and starts.shape != (args.num,) + size + model.exemplar.shape[-1:]:
+        raise ValueError(f"--starts {args.starts}: shape {starts.shape}, but {args.num} chains "
+                         f"of {size[0]}x{size[1]}x{model.exemplar.shape[-1]} are to be run")
     spec = model.spec._replace(precision=args.precision, conv=args.conv, remat=args.remat)
     check_image_size(size, spec, "--size")
     check_run_memory(args, spec, size, args.num, model.exemplar.shape[-1])
@@ -88,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     result = sample_model(model, backbone, size=size, num=args.num, steps=args.steps,
                           sampler=args.sampler, gamma=args.gamma, seed=args.seed,
                           devices=args.devices, progress=not args.no_progress,
-                          precondition=args.precondition)
+                          precondition=args.precondition, starts=starts)
     seconds = time.perf_counter() - start
     if not np.isfinite(result.samples).all():
         raise RuntimeError(f"the chains diverged (NaN or infinite values); try a smaller "
@@ -101,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     extra = (f", MALA acceptance {diagnostics['mala_acceptance_rate']:.3f}"
              if "mala_acceptance_rate" in diagnostics else "")
     print(f"{args.num} samples of {size[0]}x{size[1]} after {args.steps} steps: relative "
-          f"feature gap {diagnostics['relative_gap']:.3f}{extra} ({seconds:.1f} s)")
+          f"feature gap {diagnostics['relative_gap']:.3f}, Stein's ratio "
+          f"{diagnostics['stein_ratio']:.3g} (1 at equilibrium){extra} ({seconds:.1f} s)")
     print(f"wrote {len(paths)} files to {args.out_dir}: " + ", ".join(p.name for p in paths))
     return 0

@@ -107,7 +107,8 @@ def write_outputs(out_dir: Path, result: Any, config: Any, extra: dict[str, Any]
 
 def plot_trace(trace: dict[str, np.ndarray], path: Path) -> Path:
     """Relative feature gap (total, per layer, of the running average), ||theta|| and
-    ||theta - theta_bar||, the chains' correlation and the MALA probe's acceptance."""
+    ||theta - theta_bar||, the chains' correlation and Stein's ratio, and the MALA probe's
+    acceptance."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -133,9 +134,14 @@ def plot_trace(trace: dict[str, np.ndarray], path: Path) -> Path:
     ax2.set(xlabel="iteration", title="theta (theta_bar: average of the last half)")
     ax2.legend(fontsize=7)
     if "chain_correlation" in trace:
-        ax3.plot(it, trace["chain_correlation"])
+        ax3.plot(it, trace["chain_correlation"], label="correlation between chains")
         ax3.axhline(0.0, color="k", lw=0.5)
-    ax3.set(xlabel="iteration", title="mean correlation between chains")
+    ax3.set(xlabel="iteration", title="chains: mean correlation (0: independent)")
+    if "stein_ratio" in trace:
+        twin = ax3.twinx()
+        twin.plot(it, trace["stein_ratio"], "C1", lw=1.0)
+        twin.axhline(1.0, color="C1", lw=0.5, ls="--")
+        twin.set_ylabel("Stein's ratio (1: at equilibrium)", color="C1")
     if "probe_acceptance" in trace and np.isfinite(trace["probe_acceptance"]).any():
         ok = np.isfinite(trace["probe_acceptance"])
         ax4.plot(it[ok], trace["probe_acceptance"][ok], "o-", ms=3)

@@ -8,9 +8,10 @@ dynamics, chains in parallel (``vmap``):
           (:mod:`maxent_jax.sampling.langevin`), so that Pi_theta is invariant exactly.
 
 The potential returns ``(U(x), F(x) - F(x0))``; each step reports the chains' mean of both at
-the positions it starts from, so the sample average of F costs no extra pass, and MALA's
+the positions it starts from, so the sample average of F costs no extra pass, MALA's
 acceptance rate (1 for ULA), which tells how large the discretisation bias of ULA at that
-step is. With a :class:`~maxent_jax.sampling.preconditioned.Preconditioner` M the moves are
+step is, and Stein's ratio (:mod:`maxent_jax.sampling.stein`), which is 1 in expectation
+when the chains are distributed as Pi_theta. With a :class:`~maxent_jax.sampling.preconditioned.Preconditioner` M the moves are
 ``X - gamma M grad U(X) + sqrt(2 gamma) M^{1/2} Z`` (and MALA's proposal N(X - gamma M grad
 U(X), 2 gamma M)): the same invariant law, faster mixing when M is close to the covariance
 (:mod:`maxent_jax.sampling.preconditioned`).
@@ -25,6 +26,7 @@ import jax.numpy as jnp
 
 from maxent_jax.sampling.langevin import PotentialFn, ULAState, mala_init
 from maxent_jax.sampling.preconditioned import Preconditioner, langevin_steps
+from maxent_jax.sampling.stein import stein_dimension, stein_statistic
 
 __all__ = ["ChainsState", "ChainsInfo", "ChainsKernel", "langevin_chains"]
 
@@ -43,11 +45,14 @@ class ChainsState(NamedTuple):
 
 
 class ChainsInfo(NamedTuple):
-    """Chains' means at the positions a step starts from: U, F - F(x0); MALA acceptance."""
+    """Chains' means at the positions a step starts from: U, F - F(x0); MALA acceptance;
+    Stein's ratio ``<X - mean X, grad U(X)> / (d - C)``, 1 under Pi_theta
+    (:mod:`maxent_jax.sampling.stein`)."""
 
     energy: Array
     gap: Array
     acceptance: Array
+    stein_ratio: Array
 
 
 class ChainsKernel(NamedTuple):
@@ -73,17 +78,20 @@ def langevin_chains(potential: PotentialFn, step_size: float | Array, sampler: s
 
     def ula_move(k, s):
         new, info = ula_step(k, s, potential, step_size)
-        return new, info.potential, info.aux, jnp.ones((), jnp.float32)
+        return new, info.potential, info.aux, info.stein, jnp.ones((), jnp.float32)
 
     def mala_move(k, s):
         new, info = mala_step(k, s, potential, step_size)
-        return new, s.potential, s.aux, info.acceptance_rate
+        return (new, s.potential, s.aux, stein_statistic(s.position, s.grad),
+                info.acceptance_rate)
 
     def step(key: Array, state: ChainsState) -> tuple[ChainsState, ChainsInfo]:
         move = ula_move if sampler == "ula" else mala_move
         chains = state.positions.shape[0]
-        kernel, u, gap, rate = jax.vmap(move)(jax.random.split(key, chains), state.kernel)
-        info = ChainsInfo(u.mean(), gap.mean(0), rate.mean())
+        kernel, u, gap, stein, rate = jax.vmap(move)(jax.random.split(key, chains),
+                                                     state.kernel)
+        ratio = stein.mean() / stein_dimension(state.positions.shape[1:])
+        info = ChainsInfo(u.mean(), gap.mean(0), rate.mean(), ratio)
         return ChainsState(kernel, state.step + 1), info
 
     return ChainsKernel(init, step)

@@ -26,6 +26,8 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from maxent_jax.sampling.stein import stein_statistic
+
 __all__ = [
     "PotentialFn",
     "ULAState",
@@ -49,11 +51,13 @@ class ULAState(NamedTuple):
 
 
 class ULAInfo(NamedTuple):
-    """U and ``aux`` evaluated at the position the step STARTED from, and |grad U| there."""
+    """U and ``aux`` evaluated at the position the step STARTED from, |grad U| there and
+    Stein's statistic ``<x - mean(x), grad U(x)>`` (:mod:`maxent_jax.sampling.stein`)."""
 
     potential: Array
     grad_norm: Array
     aux: Any
+    stein: Array
 
 
 def ula_init(position: Array) -> ULAState:
@@ -69,7 +73,7 @@ def ula_step(key: Array, state: ULAState, potential_fn: PotentialFn,
     noise = jax.random.normal(key, x.shape, x.dtype)
     step_size = jnp.asarray(step_size, x.dtype)
     x_new = x - step_size * grad + jnp.sqrt(2.0 * step_size) * noise
-    return ULAState(x_new), ULAInfo(u, jnp.sqrt(jnp.sum(grad**2)), aux)
+    return ULAState(x_new), ULAInfo(u, jnp.sqrt(jnp.sum(grad**2)), aux, stein_statistic(x, grad))
 
 
 class MALAState(NamedTuple):

@@ -61,6 +61,7 @@ import numpy as np
 
 from maxent_jax.sampling.langevin import (MALAInfo, MALAState, PotentialFn, ULAInfo, ULAState,
                                           mala_step, ula_step)
+from maxent_jax.sampling.stein import stein_statistic
 
 __all__ = [
     "Preconditioner",
@@ -216,7 +217,7 @@ def pula_step(key: Array, state: ULAState, potential_fn: PotentialFn, step_size:
     step_size = jnp.asarray(step_size, x.dtype)
     x_new = (x - step_size * apply(precond, grad)
              + jnp.sqrt(2.0 * step_size) * apply_sqrt(precond, noise))
-    return ULAState(x_new), ULAInfo(u, jnp.sqrt(jnp.sum(grad**2)), aux)
+    return ULAState(x_new), ULAInfo(u, jnp.sqrt(jnp.sum(grad**2)), aux, stein_statistic(x, grad))
 
 
 def _log_proposal(x_to: Array, x_from: Array, grad_from: Array, step_size: Array,

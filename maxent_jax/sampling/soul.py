@@ -36,6 +36,7 @@ from maxent_jax.sampling.langevin import ULAState, mala_init
 from maxent_jax.sampling.preconditioned import Preconditioner, langevin_steps
 from maxent_jax.sampling.scan import scan_steps
 from maxent_jax.sampling.schedules import Schedule, constant, inverse_power
+from maxent_jax.sampling.stein import stein_dimension, stein_statistic
 
 __all__ = [
     "SOULState",
@@ -82,6 +83,7 @@ class SOULInfo(NamedTuple):
     chain_correlation: Array  # mean zero-shift correlation between distinct chains (0 for one)
     projected: Array    # 1.0 if Proj_K moved theta at this step, else 0.0
     probe_acceptance: Array  # MALA acceptance of a probe move at (theta_n, gamma_n); NaN if none
+    stein_ratio: Array  # mean_{c,k} <X - mean X, grad U_{theta_n}(X)> / (d - C): 1 under Pi_theta_n
 
 
 def soul_init(positions: Array, theta: Array, optimizer: optax.GradientTransformation) -> SOULState:
@@ -103,13 +105,14 @@ def block_norms(vector: Array, block_sizes: Sequence[int] | None) -> Array:
 
 def _sweep(key: Array, positions: Array, potential: Callable, gamma: Array, num_inner: int,
            sampler: str, precond: Preconditioner | None = None
-           ) -> tuple[Array, Array, Array, Array, Array]:
+           ) -> tuple[Array, Array, Array, Array, Array, Array]:
     """``num_inner`` Langevin steps of every chain (``vmap``), preconditioned by ``precond``
     if given (:mod:`maxent_jax.sampling.preconditioned`; None: plain ULA / MALA).
 
     Returns the final positions, the sums over steps and chains of ``aux`` (F(X_k) - F(x0)),
-    of ``||aux||^2`` and of U at the positions each step starts from (k = 0 .. m - 1), and
-    the mean MALA acceptance rate (1 for ULA). MALA's state is initialised here, at the start of the
+    of ``||aux||^2``, of U and of Stein's statistic ``<X_k - mean(X_k), grad U(X_k)>``
+    (:mod:`maxent_jax.sampling.stein`) at the positions each step starts from (k = 0 .. m - 1),
+    and the mean MALA acceptance rate (1 for ULA). MALA's state is initialised here, at the start of the
     sweep, since the potential changes with theta between sweeps (one more gradient).
     """
     chains = positions.shape[0]
@@ -118,28 +121,29 @@ def _sweep(key: Array, positions: Array, potential: Callable, gamma: Array, num_
 
     def ula_move(k, x):
         state, info = ula_step(k, ULAState(x), potential, gamma)
-        return state.position, info.aux, info.potential, jnp.ones((), jnp.float32)
+        return state.position, info.aux, info.potential, info.stein, jnp.ones((), jnp.float32)
 
     def mala_move(k, s):
         new, info = mala_step(k, s, potential, gamma)
-        return new, s.aux, s.potential, info.acceptance_rate
+        return (new, s.aux, s.potential, stein_statistic(s.position, s.grad),
+                info.acceptance_rate)
 
     move = ula_move if sampler == "ula" else mala_move
 
     def body(carry, k):
-        x, gap_sum, sq_sum, u_sum, rate_sum = carry
-        x, aux, u, rate = jax.vmap(move)(jax.random.split(k, chains), x)
+        x, gap_sum, sq_sum, u_sum, stein_sum, rate_sum = carry
+        x, aux, u, stein, rate = jax.vmap(move)(jax.random.split(k, chains), x)
         return (x, gap_sum + aux.sum(0), sq_sum + jnp.sum(aux**2), u_sum + u.sum(),
-                rate_sum + rate.mean()), None
+                stein_sum + stein.sum(), rate_sum + rate.mean()), None
 
     start = positions if sampler == "ula" else jax.vmap(lambda x: mala_init(x, potential))(
         positions)
     zero = jnp.zeros((), jnp.float32)
-    init = (start, jnp.zeros(gap_shape, jnp.float32), zero, zero, zero)
-    (x, gap_sum, sq_sum, u_sum, rate_sum), _ = jax.lax.scan(body, init,
-                                                             jax.random.split(key, num_inner))
+    init = (start, jnp.zeros(gap_shape, jnp.float32), zero, zero, zero, zero)
+    (x, gap_sum, sq_sum, u_sum, stein_sum, rate_sum), _ = jax.lax.scan(
+        body, init, jax.random.split(key, num_inner))
     final = x if sampler == "ula" else x.position
-    return final, gap_sum, sq_sum, u_sum, rate_sum / num_inner
+    return final, gap_sum, sq_sum, u_sum, stein_sum, rate_sum / num_inner
 
 
 def chain_correlation(positions: Array) -> Array:
@@ -226,10 +230,11 @@ def soul(energy_fn: EnergyFn, optimizer: optax.GradientTransformation, step_size
                 lambda: jnp.full((), jnp.nan, jnp.float32))
         else:
             probe = jnp.full((), jnp.nan, jnp.float32)
-        positions, gap_sum, sq_sum, u_sum, rate = _sweep(key, state.positions, potential, gamma,
-                                                         num_inner, sampler, precond)
+        positions, gap_sum, sq_sum, u_sum, stein_sum, rate = _sweep(
+            key, state.positions, potential, gamma, num_inner, sampler, precond)
+        samples = num_inner * positions.shape[0]
+        stein = stein_sum / (samples * stein_dimension(positions.shape[1:]))
         if estimator == "path":
-            samples = num_inner * positions.shape[0]
             mean_gap, energy = gap_sum / samples, u_sum / samples
             spread = sq_sum / samples - jnp.sum(mean_gap**2)
         else:
@@ -245,7 +250,7 @@ def soul(energy_fn: EnergyFn, optimizer: optax.GradientTransformation, step_size
         info = SOULInfo(jnp.linalg.norm(theta), block_norms(mean_gap, block_sizes), energy,
                         jnp.asarray(gamma, jnp.float32), theta, rate, mean_gap,
                         jnp.maximum(spread, 0.0), chain_correlation(positions), moved,
-                        jnp.asarray(probe, jnp.float32))
+                        jnp.asarray(probe, jnp.float32), stein)
         return new, info
 
     return SOULKernel(init, step)

@@ -11,8 +11,9 @@ of the exemplar's ADSN model at the sample size; the same model, see docs/mixing
 
 Diagnostics: the relative gap ``||mean F(X) - F(x0)|| / ||F(x0)||`` of the average of F over
 the chains and the last half of the steps (a fixed-theta check of the moment constraint,
-with no theta moving to hide a bad model), per layer too, and MALA's mean acceptance rate
-over the same steps.
+with no theta moving to hide a bad model), per layer too, MALA's mean acceptance rate and
+Stein's ratio over the same steps (1 when the chains are at equilibrium,
+:mod:`maxent_jax.sampling.stein`).
 """
 
 from __future__ import annotations
@@ -85,9 +86,11 @@ def _programs(statics: _Statics) -> tuple[Callable, Callable]:
 
 def sample_diagnostics(gaps: np.ndarray, acceptance: np.ndarray, target: np.ndarray,
                        block_sizes: Sequence[int], layers: Sequence[str],
-                       sampler: str) -> dict[str, Any]:
-    """Relative gap of the mean of F over the last half of the steps (total and per layer)
-    and MALA's acceptance rate over the same steps."""
+                       sampler: str, stein: Optional[np.ndarray] = None) -> dict[str, Any]:
+    """Relative gap of the mean of F over the last half of the steps (total and per layer),
+    MALA's acceptance rate and (given the per-step ``stein`` ratios) Stein's ratio over the
+    same steps: 1 when the chains are distributed as Pi_theta
+    (:mod:`maxent_jax.sampling.stein`)."""
     half = gaps[len(gaps) // 2:]
     mean_gap = half.mean(axis=0)
     norms = np.asarray(block_norms(jnp.asarray(target), block_sizes))
@@ -100,6 +103,8 @@ def sample_diagnostics(gaps: np.ndarray, acceptance: np.ndarray, target: np.ndar
     }
     if sampler == "mala":
         out["mala_acceptance_rate"] = float(np.mean(acceptance[len(acceptance) // 2:]))
+    if stein is not None:
+        out["stein_ratio"] = float(np.mean(stein[len(stein) // 2:]))
     return out
 
 
@@ -113,9 +118,11 @@ def _shard(state: ChainsState, mesh) -> ChainsState:
 def sample_model(model: MaxEntModel, backbone: Backbone, *, size: Optional[Sequence[int]] = None,
                  num: int = 4, steps: int = 200, sampler: str = "ula",
                  gamma: Optional[float] = None, seed: int = 0, devices: Optional[int] = None,
-                 progress: bool = False, precondition: Optional[str] = None) -> SampleResult:
+                 progress: bool = False, precondition: Optional[str] = None,
+                 starts: Optional[np.ndarray] = None) -> SampleResult:
     """``num`` samples of ``model`` at ``size`` (default: the exemplar's) after ``steps``
-    Langevin steps of size ``gamma`` (default: the learning run's) from ADSN starts.
+    Langevin steps of size ``gamma`` (default: the learning run's) from ADSN starts, or from
+    ``starts`` ``(num, H, W, C)`` (e.g. a learning run's last chains, ``samples.npy``).
     ``precondition``: ``"none"`` or ``"spectrum"`` (default: the learning run's, ``"none"``
     for models that do not record it).
 
@@ -143,7 +150,14 @@ def sample_model(model: MaxEntModel, backbone: Backbone, *, size: Optional[Seque
     mesh = chain_mesh(devices if devices is not None else 1)
     check_chains(num, mesh)
     init_key, run_key = jax.random.split(jax.random.key(seed))
-    positions = adsn_starts(init_key, jnp.asarray(model.exemplar), size, num)
+    if starts is None:
+        positions = adsn_starts(init_key, jnp.asarray(model.exemplar), size, num)
+    else:
+        positions = jnp.asarray(starts, jnp.float32)
+        expected = (num,) + size + (model.exemplar.shape[-1],)
+        if positions.shape != expected or not bool(jnp.isfinite(positions).all()):
+            raise ValueError(f"starts must be finite, of shape {expected}; got "
+                             f"{tuple(positions.shape)}")
     arrays = tuple(jnp.asarray(a) for a in (model.theta, model.target, model.centre))
     arrays += (make_preconditioner(precondition, jnp.asarray(model.exemplar), size),)
     backbone, arrays = replicate(backbone, mesh), replicate(arrays, mesh)
@@ -155,7 +169,8 @@ def sample_model(model: MaxEntModel, backbone: Backbone, *, size: Optional[Seque
                    chunk_plan(steps, cadence, 1), ChainsInfo, progress=progress, desc="sample")
     trace = stack_infos(result.infos)
     diagnostics = sample_diagnostics(trace["gap"], trace["acceptance"], model.target,
-                                     backbone.block_sizes(), backbone.block_names(), sampler)
+                                     backbone.block_sizes(), backbone.block_names(), sampler,
+                                     trace["stein_ratio"])
     diagnostics.update(num=num, steps=steps, gamma=gamma, size=list(size), seed=seed,
                        precondition=precondition)
     return SampleResult(to_host(result.state.positions), trace, diagnostics)

@@ -15,7 +15,7 @@ def _trace(n=40, p=3, **changes):
              "feature_spread": np.full(n, 4.0), "theta_norm": np.full(n, np.sqrt(p)),
              "projected": np.zeros(n), "chain_correlation": np.zeros(n),
              "probe_acceptance": np.where(np.arange(n) % 10 == 0, 0.95, np.nan),
-             "relative_gap": np.full(n, 0.1)}
+             "relative_gap": np.full(n, 0.1), "stein_ratio": np.full(n, 1.02)}
     trace.update(changes)
     return trace
 
@@ -38,6 +38,7 @@ def test_a_healthy_trace_gives_no_warning():
     assert warnings(_trace()) == []
     record = summary(_trace())
     assert record["warnings"] == [] and record["probe_acceptance"] == 0.95
+    assert record["stein_ratio"] == 1.02
 
 
 def test_each_warning_fires_on_its_failure():
@@ -52,6 +53,11 @@ def test_each_warning_fires_on_its_failure():
     assert any("collapsed" in w for w in warnings(collapsed))
     rejected = _trace(probe_acceptance=np.r_[np.full(n - 1, np.nan), 0.2])
     assert any("MALA accepts 0.20" in w for w in warnings(rejected))
+    for far in (-8.0, 43.0, np.nan):  # outward drift, a transient, a broken run
+        out_of_equilibrium = _trace(stein_ratio=np.r_[np.ones(n - 10), np.full(10, far)])
+        assert any("not at equilibrium" in w for w in warnings(out_of_equilibrium))
+    settled = _trace(stein_ratio=np.r_[np.full(n - 10, 40.0), np.full(10, 1.1)])
+    assert warnings(settled) == []  # only the last quarter counts
 
 
 def test_chain_correlation_is_one_for_copies_and_near_zero_for_independent_chains():

@@ -54,7 +54,7 @@ def _toy_chunk(calls):
     def run(state, stop, m):
         calls.append((int(state.step), int(stop), m))
         info = SOULInfo(*[jnp.zeros((5,) + s) for s in ((), (1,), (), (), (1,), (), (1,), (), (),
-                                                        (), ())])
+                                                        (), (), ())])
         return state._replace(step=jnp.asarray(stop, jnp.int32)), info
     return run
 

@@ -22,6 +22,7 @@ from maxent_jax import metrics
 from maxent_jax.exemplars import load_exemplar
 from maxent_jax.nn.backbone import load_backbone
 from maxent_jax.run.diagnostics import warnings as run_warnings
+from maxent_jax.run.diagnostics import summary as run_summary
 from maxent_jax.run.settings import SOULConfig
 from maxent_jax.sampling.energy import macrocanonical_energy
 from maxent_jax.sampling.scan import scan_steps
@@ -83,6 +84,10 @@ def test_linear_features_soul_reaches_theta_star_and_the_ula_spread(linear_run):
     assert abs(spread / ula - 1.0) < 0.05, (spread, ula)
     assert abs(spread * eps - 1.0) > 0.08  # the ULA bias (14%) is resolved
     assert result.trace["projected"].sum() == 0
+    # Stein's ratio: grad U = eps (x - mean), so E<Px, grad U> / tr P = eps var = ULA's 1.14
+    stein = run_summary(result.trace)["stein_ratio"]
+    assert abs(stein * (1.0 - gamma * eps / 2.0) - 1.0) < 0.03, stein
+    assert not any("equilibrium" in w for w in run_warnings(result.trace))
 
 
 @pytest.mark.parametrize("sampler", ["ula", "mala"])
@@ -98,6 +103,8 @@ def test_fixed_theta_sampling_reproduces_the_gaussian_law(linear_run, sampler):
     expected = 1.0 / eps if sampler == "mala" else 1.0 / (eps * (1.0 - gamma * eps / 2.0))
     assert abs(np.var(dev) / expected - 1.0) < 0.04, (np.var(dev), expected)
     assert abs(np.mean(dev)) < 4 * np.sqrt(expected / dev.size) + 1e-3
+    # Stein's ratio = eps x the stationary variance: 1 for MALA, 1 / (1 - gamma eps / 2) for ULA
+    assert abs(out.diagnostics["stein_ratio"] / (eps * expected) - 1.0) < 0.03, out.diagnostics
 
 
 def test_default_delta_is_caught_by_the_projection_on_linear_features(real_variables):

@@ -105,3 +105,31 @@ def test_sample_with_the_spectrum_preconditioner(learned, tmp_path):
     assert np.isfinite(np.load(tmp_path / "p" / "samples.npy")).all()
     assert _sample(model, tmp_path / "n") == 0
     assert json.loads((tmp_path / "n" / "diagnostics.json").read_text())["precondition"] == "none"
+
+
+def test_sample_continues_the_learning_chains_from_starts(learned, tmp_path, capsys):
+    """``--starts samples.npy``: the learning run's chains continued at fixed theta (as many
+    chains as the file holds, at the exemplar's size); unreadable or mismatched files are one
+    line and exit code 2, before anything is written."""
+    model, starts = learned / "model.npz", learned / "samples.npy"
+    out = tmp_path / "warm"
+    assert main(["sample", str(model), "--out-dir", str(out), "--starts", str(starts),
+                 "--steps", "1", "--gamma", "1e-12", "--no-progress"]) == 0
+    warm = np.load(out / "samples.npy")
+    assert warm.shape == (2, 64, 64, 3)
+    # one step of size 1e-12 moves a pixel by about 1e-6: the samples are the starts
+    np.testing.assert_allclose(warm, np.load(starts), atol=1e-4)
+    diag = json.loads((out / "diagnostics.json").read_text())
+    assert np.isfinite(diag["stein_ratio"]) and "Stein's ratio" in capsys.readouterr().out
+    bad = tmp_path / "bad.npy"
+    bad.write_bytes(b"not an array")
+    nan = tmp_path / "nan.npy"
+    np.save(nan, np.full((2, 64, 64, 3), np.nan, np.float32))
+    for path, extra, words in ((bad, (), "not a readable"), (nan, (), "finite floats"),
+                               (starts, ("--size", "128", "128"), "shape")):
+        target = tmp_path / f"refused_{path.stem}_{len(extra)}"
+        assert main(["sample", str(model), "--out-dir", str(target), "--starts", str(path),
+                     "--steps", "1", "--no-progress", *extra]) == 2
+        err = capsys.readouterr().err
+        assert words in err and len(err.strip().splitlines()) == 1, err
+        assert not target.exists()

@@ -1,0 +1,168 @@
+"""Are the chains draws of Pi_theta? Stein's ratio and the fixed-theta gap, fresh and warm starts.
+
+    python scripts/equilibrium_check.py [--exemplars wood gravel] [--size 64]
+        [--iterations 300] [--steps 300] [--chains 4] [--gamma G]
+        [--out-dir docs/fidelity/equilibrium]
+
+For each exemplar:
+
+1. learn theta with the library defaults (:func:`maxent_jax.tasks.texture.synthesize`,
+   ``--iterations`` outer steps, ``--chains`` chains, seed 0); the model keeps theta_bar,
+   the Polyak-Ruppert average of the last half;
+2. Stein's ratio ``<X - mean X, grad U_theta(X)> / (d - C)`` (1 in expectation under
+   Pi_theta, :mod:`maxent_jax.sampling.stein`) and the mean ||grad U_theta|| of the chains'
+   last states, at theta_bar and at the last iterate theta_N, and at fresh ADSN draws;
+3. at fixed theta_bar, ``--steps`` steps of the default sampler (ULA, the learning run's
+   gamma; :func:`maxent_jax.tasks.sample.sample_model`) from fresh ADSN starts and from the
+   learning run's last states (warm starts): the running gap of the samples' average of F
+   (mean over the chains and the last half of the steps so far) after 50, 100, ... steps,
+   and Stein's ratio over the last half.
+
+A sampler of Pi_theta_bar whose chains are at equilibrium keeps Stein's ratio at 1 and the
+gap where it is; warm starts that drift away from F(x0) at fixed theta show that the
+learning run's low gap came from theta following the chains.
+
+Writes ``results.json`` in ``--out-dir`` and prints a markdown table. Tuning exemplars only
+by default (the held-out ones may be named; the defaults were not tuned on this figure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from maxent_jax.exemplars import load_exemplar
+from maxent_jax.nn.backbone import load_network, prepare_backbone
+from maxent_jax.sampling.energy import macrocanonical_energy
+from maxent_jax.sampling.stein import stein_ratio
+from maxent_jax.tasks.sample import sample_model
+from maxent_jax.tasks.starts import adsn_starts
+from maxent_jax.tasks.texture import SynthesisConfig, synthesize
+
+MARKS = (50, 100, 200, 300, 500, 1000)
+
+
+def stein_at(backbone, model, theta: np.ndarray, positions: np.ndarray) -> dict[str, float]:
+    """Stein's ratio and the mean ||grad U_theta|| at ``positions`` (N, H, W, C)."""
+    energy = macrocanonical_energy(backbone.features, jnp.asarray(model.target),
+                                   beta=float(model.beta), eps=float(model.eps),
+                                   centre=jnp.asarray(model.centre),
+                                   extensive=bool(model.extensive))
+    grad = jax.jit(jax.vmap(jax.grad(lambda x: energy(jnp.asarray(theta), x)[0])))
+    x = jnp.asarray(positions, jnp.float32)
+    g = grad(x)
+    return {"stein_ratio": float(stein_ratio(x, g)),
+            "grad_norm": float(jnp.mean(jnp.sqrt(jnp.sum(g**2, axis=(1, 2, 3)))))}
+
+
+def running_gaps(gaps: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    """Relative gap of the mean of the per-step gaps over (k/2, k], at the MARKS <= len."""
+    out = {}
+    for k in MARKS:
+        if k <= len(gaps):
+            out[str(k)] = float(np.linalg.norm(gaps[k // 2:k].mean(0)) / np.linalg.norm(target))
+    return out
+
+
+def check(name: str, variables: Any, digest: str, args: argparse.Namespace) -> dict[str, Any]:
+    exemplar = load_exemplar(name, size=args.size)
+    size = tuple(exemplar.shape[:2])
+    extra = {} if args.gamma is None else {"gamma": args.gamma}
+    config = SynthesisConfig(iterations=args.iterations, chains=args.chains,
+                             checkpoint_every=min(50, args.iterations), **extra)
+    backbone = prepare_backbone(config.spec(), variables, size, digest)
+    t0 = time.perf_counter()
+    learned = synthesize(exemplar, backbone, config, progress=False)
+    learn_seconds = time.perf_counter() - t0
+    model = learned.model
+    fresh = np.asarray(adsn_starts(jax.random.key(args.seed + 1), jnp.asarray(exemplar), size,
+                                   args.chains))
+    out: dict[str, Any] = {
+        "size": list(size), "learn_seconds": learn_seconds,
+        "theta_norm": float(np.linalg.norm(model.theta)),
+        "theta_last_distance": float(np.linalg.norm(model.theta - model.theta_last)),
+        "learning_running_average_gap": float(learned.trace["running_average_gap"][-1]),
+        "learning_stein_ratio_last_quarter": float(np.mean(
+            learned.trace["stein_ratio"][-max(args.iterations // 4, 1):])),
+        "at_adsn_starts": stein_at(backbone, model, model.theta, fresh),
+        "learning_end_theta_bar": stein_at(backbone, model, model.theta, learned.samples),
+        "learning_end_theta_last": stein_at(backbone, model, model.theta_last,
+                                            learned.samples),
+    }
+    for label, starts in (("fresh", None), ("warm", learned.samples)):
+        t0 = time.perf_counter()
+        run = sample_model(model, backbone, num=args.chains, steps=args.steps,
+                           seed=args.seed + 2, starts=starts)
+        out[f"fixed_theta_{label}"] = {
+            "running_gap": running_gaps(run.trace["gap"], model.target),
+            "relative_gap": run.diagnostics["relative_gap"],
+            "stein_ratio_last_half": run.diagnostics["stein_ratio"],
+            "end": stein_at(backbone, model, model.theta, run.samples),
+            "seconds": time.perf_counter() - t0}
+    return out
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    lines = ["| exemplar | chains | theta | Stein's ratio | mean ‖grad U‖ | gap (running average) |",
+             "|---|---|---|---:|---:|---:|"]
+    for name, r in results.items():
+        rows = [("ADSN draws", "theta_bar", r["at_adsn_starts"], None),
+                ("learning run, last states", "theta_N", r["learning_end_theta_last"],
+                 r["learning_running_average_gap"]),
+                ("learning run, last states", "theta_bar", r["learning_end_theta_bar"], None)]
+        for label in ("fresh", "warm"):
+            f = r[f"fixed_theta_{label}"]
+            what = "ADSN starts" if label == "fresh" else "warm starts (learning run's last states)"
+            rows.append((f"{what}, {max(int(k) for k in f['running_gap'])} fixed-theta steps",
+                         "theta_bar", f["end"], f["relative_gap"]))
+        for what, theta, s, gap in rows:
+            lines.append(f"| {name} | {what} | {theta} | {s['stein_ratio']:+.2f} | "
+                         f"{s['grad_norm']:.2e} | {'' if gap is None else f'{gap:.3f}'} |")
+    return "\n".join(lines)
+
+
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--exemplars", nargs="+", default=["wood", "gravel"])
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--iterations", type=int, default=300)
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--chains", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--gamma", type=float, default=None,
+                   help="Langevin step of the learning run and of the fixed-theta runs "
+                        "(default: the library's, 1e-7)")
+    p.add_argument("--out-dir", type=Path, default=Path("docs/fidelity/equilibrium"))
+    return p.parse_args(argv)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parse_args(argv)
+    t0 = time.perf_counter()
+    variables, digest = load_network(None)
+    results = {}
+    for name in args.exemplars:
+        results[name] = check(name, variables, digest, args)
+        print(json.dumps({name: results[name]}, indent=1), flush=True)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    record = {"command": "python scripts/equilibrium_check.py " + " ".join(
+        f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in vars(args).items()), "machine": platform.processor() or platform.machine(),
+        "jax": jax.__version__, "backend": jax.default_backend(),
+        "total_seconds": time.perf_counter() - t0, "results": results}
+    (args.out_dir / "results.json").write_text(json.dumps(record, indent=1) + "\n")
+    print(table(results))
+    print(f"total {record['total_seconds']:.0f} s; wrote {args.out_dir / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
