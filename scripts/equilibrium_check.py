@@ -1,8 +1,8 @@
 """Are the chains draws of Pi_theta? Stein's ratio and the fixed-theta gap, fresh and warm starts.
 
     python scripts/equilibrium_check.py [--exemplars wood gravel] [--size 64]
-        [--iterations 300] [--steps 300] [--chains 4] [--gamma G]
-        [--out-dir docs/fidelity/equilibrium]
+        [--iterations 300] [--steps 300] [--chains 4] [--gamma G] [--continue-with S:G ...]
+        [--out-dir docs/fidelity/equilibrium] [--quick]
 
 For each exemplar:
 
@@ -17,6 +17,11 @@ For each exemplar:
    learning run's last states (warm starts): the running gap of the samples' average of F
    (mean over the chains and the last half of the steps so far) after 50, 100, ... steps,
    and Stein's ratio over the last half.
+
+4. with ``--continue-with ula:1e-6 mala:3e-7 ...``: the learning run's last states continued
+   at theta_bar by each of these samplers and gammas for ``--steps`` steps: running gap,
+   Stein's ratio, the samples' pixel standard deviation (mean over channels; the exemplar's
+   beside it) and MALA's acceptance rate.
 
 A sampler of Pi_theta_bar whose chains are at equilibrium keeps Stein's ratio at 1 and the
 gap where it is; warm starts that drift away from F(x0) at fixed theta show that the
@@ -76,6 +81,8 @@ def check(name: str, variables: Any, digest: str, args: argparse.Namespace) -> d
     exemplar = load_exemplar(name, size=args.size)
     size = tuple(exemplar.shape[:2])
     extra = {} if args.gamma is None else {"gamma": args.gamma}
+    if args.quick:
+        extra["layers"] = ("relu1_1",)
     config = SynthesisConfig(iterations=args.iterations, chains=args.chains,
                              checkpoint_every=min(50, args.iterations), **extra)
     backbone = prepare_backbone(config.spec(), variables, size, digest)
@@ -103,11 +110,31 @@ def check(name: str, variables: Any, digest: str, args: argparse.Namespace) -> d
                            seed=args.seed + 2, starts=starts)
         out[f"fixed_theta_{label}"] = {
             "running_gap": running_gaps(run.trace["gap"], model.target),
-            "relative_gap": run.diagnostics["relative_gap"],
+            "relative_gap": run.diagnostics["relative_gap"], "steps": args.steps,
             "stein_ratio_last_half": run.diagnostics["stein_ratio"],
             "end": stein_at(backbone, model, model.theta, run.samples),
             "seconds": time.perf_counter() - t0}
+    out["exemplar_pixel_std"] = float(np.asarray(exemplar).std(axis=(0, 1)).mean())
+    out["learning_end_pixel_std"] = _pixel_std(learned.samples)
+    for spec in args.continue_with:
+        sampler, _, gamma = spec.partition(":")
+        t0 = time.perf_counter()
+        run = sample_model(model, backbone, num=args.chains, steps=args.steps,
+                           sampler=sampler, gamma=float(gamma), seed=args.seed + 3,
+                           starts=learned.samples)
+        out[f"continued_{spec}"] = {
+            "running_gap": running_gaps(run.trace["gap"], model.target),
+            "stein_ratio_last_half": run.diagnostics["stein_ratio"],
+            "acceptance": float(np.mean(run.trace["acceptance"])),
+            "pixel_std": _pixel_std(run.samples),
+            "finite": bool(np.isfinite(run.samples).all()),
+            "seconds": time.perf_counter() - t0}
     return out
+
+
+def _pixel_std(samples: np.ndarray) -> float:
+    """Per-sample, per-channel standard deviation over the pixels, averaged."""
+    return float(np.asarray(samples).std(axis=(1, 2)).mean())
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:
@@ -121,12 +148,23 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         for label in ("fresh", "warm"):
             f = r[f"fixed_theta_{label}"]
             what = "ADSN starts" if label == "fresh" else "warm starts (learning run's last states)"
-            rows.append((f"{what}, {max(int(k) for k in f['running_gap'])} fixed-theta steps",
+            rows.append((f"{what}, {f['steps']} fixed-theta steps",
                          "theta_bar", f["end"], f["relative_gap"]))
         for what, theta, s, gap in rows:
             lines.append(f"| {name} | {what} | {theta} | {s['stein_ratio']:+.2f} | "
                          f"{s['grad_norm']:.2e} | {'' if gap is None else f'{gap:.3f}'} |")
     return "\n".join(lines)
+
+
+def _machine() -> str:
+    """The CPU model from /proc/cpuinfo (Linux), else what platform knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
@@ -140,8 +178,16 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--gamma", type=float, default=None,
                    help="Langevin step of the learning run and of the fixed-theta runs "
                         "(default: the library's, 1e-7)")
+    p.add_argument("--continue-with", nargs="*", default=[], metavar="SAMPLER:GAMMA",
+                   help="also continue the learning run's last states at theta_bar with "
+                        "these samplers (ula or mala) and gammas, e.g. ula:1e-6 mala:3e-7")
     p.add_argument("--out-dir", type=Path, default=Path("docs/fidelity/equilibrium"))
-    return p.parse_args(argv)
+    p.add_argument("--quick", action="store_true",
+                   help="a smoke run: 16 px, relu1_1 only, 4 iterations and steps, 2 chains")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.size, args.iterations, args.steps, args.chains = 16, 4, 4, 2
+    return args
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -155,11 +201,19 @@ def main(argv: Optional[list[str]] = None) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     record = {"command": "python scripts/equilibrium_check.py " + " ".join(
         f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-        for k, v in vars(args).items()), "machine": platform.processor() or platform.machine(),
+        for k, v in vars(args).items() if v is not None and v != []),
+        "machine": _machine(),
         "jax": jax.__version__, "backend": jax.default_backend(),
         "total_seconds": time.perf_counter() - t0, "results": results}
     (args.out_dir / "results.json").write_text(json.dumps(record, indent=1) + "\n")
     print(table(results))
+    for name, r in results.items():
+        for key, c in r.items():
+            if key.startswith("continued_"):
+                print(f"{name} {key[10:]}: running gap {c['running_gap']}, Stein's ratio "
+                      f"{c['stein_ratio_last_half']:.3g}, acceptance {c['acceptance']:.2f}, "
+                      f"pixel std {c['pixel_std']:.3f} (exemplar {r['exemplar_pixel_std']:.3f}, "
+                      f"learning run {r['learning_end_pixel_std']:.3f})")
     print(f"total {record['total_seconds']:.0f} s; wrote {args.out_dir / 'results.json'}")
     return 0
 

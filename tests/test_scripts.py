@@ -61,3 +61,20 @@ def test_mixing_benchmark_quick_smoke_run(tmp_path):
     assert mixing.steps_to_fall_below(np.array([0.9, 0.6, 0.4, 0.7]), 0.5) == 3
     gaps = np.array([[2.0], [0.0], [4.0], [0.0]])
     np.testing.assert_allclose(mixing.running_gap(gaps, np.array([1.0])), [2.0, 0.0, 2.0, 2.0])
+
+
+def test_equilibrium_check_quick_smoke_run(tmp_path, capsys):
+    """``scripts/equilibrium_check.py --quick``: learning, Stein's ratios, fixed-theta runs
+    from fresh and warm starts and a continuation are all written, finite."""
+    check = load_script("equilibrium_check")
+    out = tmp_path / "eq"
+    assert check.main(["--quick", "--exemplars", "wood", "--continue-with", "mala:1e-9",
+                       "--out-dir", str(out)]) == 0
+    record = json.loads((out / "results.json").read_text())
+    wood = record["results"]["wood"]
+    for key in ("at_adsn_starts", "learning_end_theta_bar", "learning_end_theta_last"):
+        assert wood[key]["grad_norm"] > 0 and abs(wood[key]["stein_ratio"]) < 1e9
+    for key in ("fixed_theta_fresh", "fixed_theta_warm"):
+        assert wood[key]["steps"] == 4 and 0 <= wood[key]["relative_gap"] < 10
+    assert wood["continued_mala:1e-9"]["finite"]
+    assert "| wood | warm starts" in capsys.readouterr().out

@@ -1,0 +1,132 @@
+"""blackjax's MCLMC against plain ULA at a fixed learned theta: gradient evaluations to equal gap.
+
+    python scripts/benchmarks/mixing_mclmc.py [--model PATH] [--steps 150] [--chains 8]
+        [--step-sizes 0.02 0.05 0.1 0.2] [--L 1.0] [--out docs/mixing/mclmc.json]
+
+Needs ``pip install blackjax==1.7.1`` (not a dependency of the library). The model and the
+starts are those of ``scripts/benchmarks/mixing.py`` (wood, 64 px, the library defaults,
+300 learning iterations, 4 chains; ``--chains`` ADSN starts drawn with ``key(0)``); the model
+is learned here unless ``--model`` names a file (written if missing).
+
+Microcanonical Langevin Monte Carlo (Robnik, De Luca, Silverstein & Seljak, JMLR 2023;
+blackjax ``mclmc``) moves each chain at a fixed speed: x' = x + eps u, with the unit velocity
+u turned towards -grad U by the isokinetic update and partially refreshed with decoherence
+length L. One velocity-Verlet step costs one gradient evaluation, as one ULA step does. For
+each step size eps, the running gap ``||mean F(X) - F(x0)|| / ||F(x0)||`` (mean over the
+chains and the last half of the steps so far) after 50, 100 and ``--steps`` steps is put
+beside plain ULA's at gamma = 1e-7 after as many gradient evaluations (read from
+``docs/mixing/results.json``, the same model and starts), with Stein's ratio of the last
+states (:mod:`maxent_jax.sampling.stein`; 1 at equilibrium) and the variance per dimension of
+the energy error, which MCLMC's own tuning aims to keep at 5e-4.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import mixing  # noqa: E402  (the benchmark next to this file: model, potential, running gap)
+
+from maxent_jax.exemplars import load_exemplar  # noqa: E402
+from maxent_jax.nn.backbone import load_network, prepare_backbone  # noqa: E402
+from maxent_jax.sampling.stein import stein_ratio  # noqa: E402
+from maxent_jax.tasks.starts import adsn_starts  # noqa: E402
+
+ULA_RESULTS = Path(__file__).resolve().parents[2] / "docs" / "mixing" / "results.json"
+CHUNK = 50
+
+
+def run_mclmc(potential, starts, step_size: float, L: float, steps: int, seed: int):
+    """``steps`` MCLMC steps (isokinetic velocity Verlet) of every chain; per step the chains'
+    mean gap F - F(x0) at the positions the step starts from and the energy error."""
+    import blackjax
+
+    algorithm = blackjax.mclmc(lambda x: -potential(x)[0], L=L, step_size=step_size,
+                               integrator=blackjax.mcmc.integrators.isokinetic_velocity_verlet)
+    chains = starts.shape[0]
+    state = jax.vmap(algorithm.init)(starts, jax.random.split(jax.random.key(seed), chains))
+
+    @jax.jit
+    def run(state, key):
+        def body(s, k):
+            new, info = jax.vmap(algorithm.step)(jax.random.split(k, chains), s)
+            gap = jax.vmap(lambda x: potential(x)[1])(s.position).mean(0)
+            return new, (gap, info.energy_change)
+        return jax.lax.scan(body, state, jax.random.split(key, CHUNK))
+
+    gaps, errors = [], []
+    key = jax.random.key(seed + 1)
+    for _ in range(steps // CHUNK):
+        key, sub = jax.random.split(key)
+        state, (gap, error) = run(state, sub)
+        gaps.append(np.asarray(gap))
+        errors.append(np.asarray(error))
+    return state, np.concatenate(gaps), np.concatenate(errors)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", type=Path, default=None)
+    p.add_argument("--steps", type=int, default=150)
+    p.add_argument("--chains", type=int, default=8)
+    p.add_argument("--step-sizes", type=float, nargs="+", default=[0.02, 0.05, 0.1, 0.2])
+    p.add_argument("--L", type=float, default=1.0)
+    p.add_argument("--out", type=Path, default=Path("docs/mixing/mclmc.json"))
+    args = p.parse_args(argv)
+    if args.steps % CHUNK:
+        raise SystemExit(f"--steps must be a multiple of {CHUNK}")
+    t0 = time.perf_counter()
+    variables, digest = load_network(None)
+    exemplar = load_exemplar("wood", size=64)
+    learn_args = argparse.Namespace(model=args.model, quick=False, iterations=300,
+                                    learn_chains=4)
+    model, _ = mixing.learn(exemplar, variables, learn_args)
+    size = tuple(exemplar.shape[:2])
+    backbone = prepare_backbone(model.spec, variables, size, digest)
+    starts = adsn_starts(jax.random.key(0), jnp.asarray(model.exemplar), size, args.chains)
+    potential = mixing._potential(backbone, mixing._arrays(model), model)
+    grad = jax.jit(jax.vmap(jax.grad(lambda x: potential(x)[0])))
+    ula = json.loads(ULA_RESULTS.read_text())["runs"]["ULA"]["running_gap"]
+    marks = [k for k in (50, 100, args.steps) if k <= args.steps]
+    rows = []
+    for eps in args.step_sizes:
+        start = time.perf_counter()
+        state, gaps, errors = run_mclmc(potential, starts, eps, args.L, args.steps, seed=5)
+        rg = mixing.running_gap(gaps, np.asarray(model.target))
+        x = state.position
+        rows.append({"step_size": eps, "L": args.L,
+                     "running_gap": {str(k): float(rg[k - 1]) for k in marks},
+                     "ula_running_gap_same_gradients": {str(k): float(ula[k - 1]) for k in marks},
+                     "stein_ratio_end": float(stein_ratio(x, grad(x))),
+                     "energy_error_var_per_dim": float(np.var(errors[-CHUNK:]) / x[0].size),
+                     "finite": bool(jnp.isfinite(x).all()),
+                     "seconds": time.perf_counter() - start})
+        print(json.dumps(rows[-1]), flush=True)
+    record = {"command": "python scripts/benchmarks/mixing_mclmc.py " + " ".join(argv or sys.argv[1:]),
+              "machine": mixing._machine(), "jax": jax.__version__,
+              "blackjax": __import__("blackjax").__version__, "chains": args.chains,
+              "total_seconds": time.perf_counter() - t0, "runs": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"| eps | running gap after {', '.join(map(str, marks))} grads | ULA 1e-7 at the same "
+          f"| Stein's ratio at the end | energy error var / dim |\n|---:|---|---|---:|---:|")
+    for r in rows:
+        print(f"| {r['step_size']:g} | " + " / ".join(f"{v:.3f}" for v in r["running_gap"].values())
+              + " | " + " / ".join(f"{v:.3f}" for v in
+                                   r["ula_running_gap_same_gradients"].values())
+              + f" | {r['stein_ratio_end']:+.2f} | {r['energy_error_var_per_dim']:.3g} |")
+    print(f"total {record['total_seconds']:.0f} s; wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
