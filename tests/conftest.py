@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -19,6 +20,25 @@ os.environ["MAXENT_JAX_CACHE"] = tempfile.mkdtemp(prefix="maxent-jax-test-cache-
 # the command line's persistent compilation cache stays off in-process (no state shared
 # between tests); tests/test_cli_cache.py turns it on in subprocesses
 os.environ["MAXENT_JAX_COMPILE_CACHE"] = "off"
+# ... but the test session itself keeps JAX's persistent compilation cache in one throw-away
+# folder, shared by pytest-xdist's workers (they inherit this variable from the controller,
+# which imports this file first): a program that several tests compile (same network, size
+# and settings) is compiled once. The cache returns the same executable, so no result changes.
+_OWN_XLA_CACHE = "MAXENT_JAX_TEST_XLA_CACHE" not in os.environ
+if _OWN_XLA_CACHE:
+    os.environ["MAXENT_JAX_TEST_XLA_CACHE"] = tempfile.mkdtemp(prefix="maxent-jax-test-xla-")
+
+
+def pytest_configure(config):
+    import jax
+
+    if not jax.config.jax_compilation_cache_dir:
+        jax.config.update("jax_compilation_cache_dir", os.environ["MAXENT_JAX_TEST_XLA_CACHE"])
+
+
+def pytest_unconfigure(config):
+    if _OWN_XLA_CACHE:  # the process that made the folder (xdist's controller) removes it
+        shutil.rmtree(os.environ["MAXENT_JAX_TEST_XLA_CACHE"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -102,7 +102,7 @@ def mostly(good: list, bad: list):
     return st.sampled_from(good * (5 * len(bad) // len(good) + 1) + bad)
 
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=24, **SETTINGS)
 @given(gamma=mostly([1e-7, 1e-6], [float("nan"), float("inf"), -1.0, 0.0, 1e30]),
        delta=mostly([0.02], [float("nan"), -1.0, 1e6]), iterations=mostly([1, 2, 3], [0, -1]),
        chains=mostly([1, 2], [0, -1]), cadence=mostly([1, 2, 3], [0, -1]),
@@ -123,7 +123,7 @@ def test_synthesize_options(gamma, delta, iterations, chains, cadence, max_side,
         _outcome(argv, out, earlier, capsys)
 
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=24, **SETTINGS)
 @given(num=mostly([1, 2, 4], [0, -2]), seed=mostly([0, 3], [-1, 2**63, 2**80]),
        size=mostly([None, (40, 33)], [(0, 4), (5, 5), (10**6, 10**6)]),
        method=st.sampled_from(["adsn", "rpn"]), earlier=FOLDERS,
@@ -174,7 +174,7 @@ def other_inputs(draw):
     return command, draw(st.binary(max_size=400))
 
 
-@settings(max_examples=30, **SETTINGS)
+@settings(max_examples=20, **SETTINGS)
 @given(case=other_inputs(), earlier=FOLDERS, flips=st.lists(st.integers(0, 10**6), max_size=3),
        cut=st.sampled_from([None, None, 0, 100, 2000]))
 def test_other_commands_inputs(case, earlier, flips, cut, capsys, tmp_path_factory):

@@ -186,6 +186,12 @@ def test_default_chains_end_uncorrelated_on_a_non_stationary_exemplar(real_varia
     x0 = load_exemplar("wood", size=64)
     config = SynthesisConfig(chains=4, iterations=300, checkpoint_every=100)
     result = synthesize(x0, real_variables, config, progress=False)
+    # the same run shows the default learning working on real weights: the relative gap of
+    # the chains' average falls far below its start (measured: 0.59 -> 0.016)
+    gap = result.trace["relative_gap"]
+    assert gap.shape == (300,) and np.all(np.isfinite(gap))
+    assert gap[-20:].mean() < 0.3 * gap[0], gap[::15]
+    assert result.samples.shape == (4, 64, 64, 3)
     corr = metrics.layout_correlation(result.samples, x0)
     between = metrics.between_chain_correlation(result.samples)
     assert np.mean(corr["zero_shift"]) < 0.06, corr
