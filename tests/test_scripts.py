@@ -63,6 +63,23 @@ def test_mixing_benchmark_quick_smoke_run(tmp_path):
     np.testing.assert_allclose(mixing.running_gap(gaps, np.array([1.0])), [2.0, 0.0, 2.0, 2.0])
 
 
+def test_mala_precision_benchmark_quick_smoke_run(tmp_path):
+    """``scripts/benchmarks/mala_precision.py --quick``: rounding errors, probe tables in both
+    arithmetics and step times are written, finite; at 16 px with relu1_1 the energy is
+    small, so float32's error of U(y) - U(x) is tiny there."""
+    spec = importlib.util.spec_from_file_location(
+        "mala_precision", ROOT / "scripts" / "benchmarks" / "mala_precision.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "precision.json"
+    assert bench.main(["--quick", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert set(data["probe"]) == {"float32", "float64"}
+    rows = data["rounding"]["16"]
+    assert all(0 <= r["rms_error"] < 1e-3 for r in rows.values())
+    assert all(t > 0 for t in data["seconds_per_mala_step"]["16"].values())
+
+
 def test_equilibrium_check_quick_smoke_run(tmp_path, capsys):
     """``scripts/equilibrium_check.py --quick``: learning, Stein's ratios, fixed-theta runs
     from fresh and warm starts and a continuation are all written, finite."""

@@ -242,8 +242,11 @@ def check_run_memory(args: argparse.Namespace, spec: Any, hw: Sequence[int], cha
     devices = args.devices if getattr(args, "devices", None) else jax.device_count()
     if getattr(args, "max_memory", None) is not None and not args.max_memory > 0:
         raise ValueError(f"--max-memory must be > 0 GiB, got {args.max_memory}")
+    float64_energy = getattr(args, "mala_energy", "float64") == "float64" and (
+        getattr(args, "sampler", "ula") == "mala" or getattr(args, "probe_every", 0) > 0)
     check_memory(spec, hw, chains, devices=min(devices, chains),
-                 max_memory_gib=getattr(args, "max_memory", None), channels=channels)
+                 max_memory_gib=getattr(args, "max_memory", None), channels=channels,
+                 float64_energy=float64_energy)
 
 
 # --------------------------------------------------------------------------- inputs

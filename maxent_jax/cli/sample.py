@@ -29,6 +29,7 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register the ``sample`` sub-command."""
+    from maxent_jax.sampling.langevin import MALA_ENERGIES
     from maxent_jax.sampling.preconditioned import PRECONDITIONERS
 
     p = sub.add_parser(
@@ -46,6 +47,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "run's samples.npy (default: ADSN draws of the exemplar)")
     p.add_argument("--steps", type=int, default=200, help="Langevin steps (default 200)")
     p.add_argument("--sampler", choices=("ula", "mala"), default="ula")
+    p.add_argument("--mala-energy", choices=MALA_ENERGIES, default="float64",
+                   help="arithmetic of the energies in MALA's accept/reject ratio: float64 "
+                        "(exact; one float64 forward pass per proposal) or float32 (faster, "
+                        "but its rounding moves the ratio by about 0.5 at 64 px, 5-10 at "
+                        "256 px)")
     p.add_argument("--gamma", type=float, default=None,
                    help="Langevin step (default: the learning run's)")
     p.add_argument("--precondition", choices=PRECONDITIONERS, default=None,
@@ -112,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
     result = sample_model(model, backbone, size=size, num=args.num, steps=args.steps,
                           sampler=args.sampler, gamma=args.gamma, seed=args.seed,
                           devices=args.devices, progress=not args.no_progress,
-                          precondition=args.precondition, starts=starts)
+                          precondition=args.precondition, starts=starts,
+                          mala_energy=args.mala_energy)
     seconds = time.perf_counter() - start
     if not np.isfinite(result.samples).all():
         raise RuntimeError(f"the chains diverged (NaN or infinite values); try a smaller "

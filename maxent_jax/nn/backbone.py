@@ -134,13 +134,29 @@ class Backbone:
         return feats.vgg_for(self.spec._replace(layers=outputs))
 
     def activations(self, x: Array, extra_layers: Sequence[str] = ()) -> dict[str, Array]:
-        """``{layer: phi_l(x)}`` for the spec's layers and ``extra_layers`` (one forward pass)."""
+        """``{layer: phi_l(x)}`` for the spec's layers and ``extra_layers`` (one forward pass).
+
+        A float64 ``x`` (inside ``jax.enable_x64``) runs the whole network in float64:
+        weights cast to float64, direct convolutions, whatever the spec's ``precision`` and
+        ``conv`` (the exact energies of MALA's ratio, :mod:`maxent_jax.sampling.langevin`).
+        """
         self.check(x)
+        if x.dtype == np.float64:
+            with jax.enable_x64(True):
+                params = jax.tree_util.tree_map(lambda a: jax.numpy.asarray(a, np.float64),
+                                                {"params": self.variables["params"]})
+                spec = self.spec._replace(layers=self.network(extra_layers).outputs,
+                                          precision="float32", conv="direct")
+                return feats.vgg_for(spec, forward_mode=True).apply(params, x)
         return self.network(extra_layers).apply(self.variables, x)
 
     def features(self, x: Array) -> Array:
-        """F(x), the flat ``(p,)`` vector of channel means (:mod:`maxent_jax.nn.features`)."""
+        """F(x), the flat ``(p,)`` vector of channel means (:mod:`maxent_jax.nn.features`);
+        in float64 for a float64 ``x`` (see :meth:`activations`)."""
         self.check(x)
+        if x.dtype == np.float64:
+            with jax.enable_x64(True):
+                return self.features_from(self.activations(x), x)
         return feats.features(self.spec, self.variables, x)
 
     def features_from(self, acts: Mapping[str, Array], x: Array) -> Array:

@@ -10,7 +10,12 @@ adjoints and Winograd transforms) at 4-8 times the weights' size. The estimate
     bytes = 10 * weights + 2.5 * 4 * C * sum_l H_l W_l C_l + 4 * 4 * C * H W ch
 
 is therefore an upper bound with some margin (``tests/run/test_memory.py`` checks it against
-XLA's figure). :func:`check_memory` compares it with the memory available (``/proc/meminfo``'s
+XLA's figure). When MALA's ratio or the probe evaluates U in float64
+(:mod:`maxent_jax.sampling.langevin`), the float64 copy of the weights, a float64 forward
+pass of the C chains (8 bytes per activation) and the probe's own float32 gradient passes,
+whose buffers XLA does not share with the sweep's (about 10 bytes per activation), add
+``2 * weights + 20 * C * sum_l H_l W_l C_l`` (XLA measured 27.5 MiB against 25.6 MiB without
+the second term's float32 share, relu1_1 to relu2_2 at 64 px, one chain). :func:`check_memory` compares it with the memory available (``/proc/meminfo``'s
 MemAvailable on the CPU, the device's limit on a GPU) or a user's limit, and refuses with the
 estimate and what would fit.
 """
@@ -59,11 +64,15 @@ def activation_elements(spec: FeatureSpec, hw: Sequence[int]) -> int:
     return total
 
 
-def estimate_bytes(spec: FeatureSpec, hw: Sequence[int], chains: int, channels: int = 3) -> int:
-    """The estimate of the module docstring for ``chains`` chains on one device."""
+def estimate_bytes(spec: FeatureSpec, hw: Sequence[int], chains: int, channels: int = 3,
+                   float64_energy: bool = False) -> int:
+    """The estimate of the module docstring for ``chains`` chains on one device
+    (``float64_energy``: with the float64 forward pass of MALA's ratio or the probe)."""
     pixels = int(hw[0]) * int(hw[1])
-    return (10 * weight_bytes(spec) + int(2.5 * 4 * chains * activation_elements(spec, hw))
-            + 16 * chains * pixels * channels)
+    acts = activation_elements(spec, hw)
+    extra = 2 * weight_bytes(spec) + 20 * chains * acts if float64_energy else 0
+    return (10 * weight_bytes(spec) + int(2.5 * 4 * chains * acts)
+            + 16 * chains * pixels * channels + extra)
 
 
 def available_bytes() -> Optional[int]:
@@ -85,21 +94,23 @@ def available_bytes() -> Optional[int]:
 
 
 def check_memory(spec: FeatureSpec, hw: Sequence[int], chains: int, devices: int = 1,
-                 max_memory_gib: Optional[float] = None, channels: int = 3) -> int:
+                 max_memory_gib: Optional[float] = None, channels: int = 3,
+                 float64_energy: bool = False) -> int:
     """Raise ``ValueError`` if the run will not fit; return the estimate (bytes per device).
 
-    ``max_memory_gib`` (``--max-memory``) replaces the available memory as the limit.
+    ``max_memory_gib`` (``--max-memory``) replaces the available memory as the limit;
+    ``float64_energy``: see :func:`estimate_bytes`.
     """
     per_device = max(1, math.ceil(chains / max(devices, 1)))
-    need = estimate_bytes(spec, hw, per_device, channels)
+    need = estimate_bytes(spec, hw, per_device, channels, float64_energy)
     limit = (int(max_memory_gib * GIB) if max_memory_gib is not None else available_bytes())
     if limit is None or need <= limit:
         return need
     fit = [c for c in range(per_device - 1, 0, -1)
-           if estimate_bytes(spec, hw, c, channels) <= limit]
+           if estimate_bytes(spec, hw, c, channels, float64_energy) <= limit]
     side = int(hw[0])
     while side > 16 and estimate_bytes(spec, (side, side * int(hw[1]) // int(hw[0])),
-                                       1, channels) > limit:
+                                       1, channels, float64_energy) > limit:
         side = int(side * 0.8)
     hints = []
     if fit:

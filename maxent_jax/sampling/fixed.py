@@ -24,7 +24,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from maxent_jax.sampling.langevin import PotentialFn, ULAState, mala_init
+from maxent_jax.sampling.langevin import PotentialFn, ULAState, exact_potential_for, mala_init
 from maxent_jax.sampling.preconditioned import Preconditioner, langevin_steps
 from maxent_jax.sampling.stein import stein_dimension, stein_statistic
 
@@ -63,17 +63,21 @@ class ChainsKernel(NamedTuple):
 
 
 def langevin_chains(potential: PotentialFn, step_size: float | Array, sampler: str = "ula",
-                    precond: Preconditioner | None = None) -> ChainsKernel:
+                    precond: Preconditioner | None = None,
+                    mala_energy: str = "float64") -> ChainsKernel:
     """The fixed-potential kernel of the module docstring for ``(C, ...)`` positions
-    (``precond``: M, or None for plain Langevin)."""
+    (``precond``: M, or None for plain Langevin; ``mala_energy``: the arithmetic of MALA's
+    ratio, ``"float64"`` (exact; ``potential`` must compute in its input's dtype) or
+    ``"float32"``, :mod:`maxent_jax.sampling.langevin`)."""
     if sampler not in ("ula", "mala"):
         raise ValueError(f"sampler must be 'ula' or 'mala', got {sampler!r}")
     ula_step, mala_step = langevin_steps(precond)
+    exact = exact_potential_for(potential, mala_energy)  # validates mala_energy
 
     def init(positions: Array) -> ChainsState:
         positions = jnp.asarray(positions)
         kernel = (ULAState(positions) if sampler == "ula"
-                  else jax.vmap(lambda x: mala_init(x, potential))(positions))
+                  else jax.vmap(lambda x: mala_init(x, potential, exact))(positions))
         return ChainsState(kernel, jnp.zeros((), jnp.int32))
 
     def ula_move(k, s):
@@ -81,7 +85,7 @@ def langevin_chains(potential: PotentialFn, step_size: float | Array, sampler: s
         return new, info.potential, info.aux, info.stein, jnp.ones((), jnp.float32)
 
     def mala_move(k, s):
-        new, info = mala_step(k, s, potential, step_size)
+        new, info = mala_step(k, s, potential, step_size, exact_potential=exact)
         return (new, s.potential, s.aux, stein_statistic(s.position, s.grad),
                 info.acceptance_rate)
 

@@ -59,8 +59,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from maxent_jax.sampling.langevin import (MALAInfo, MALAState, PotentialFn, ULAInfo, ULAState,
-                                          mala_step, ula_step)
+from maxent_jax.sampling.langevin import (ExactPotentialFn, MALAInfo, MALAState, PotentialFn,
+                                          ULAInfo, ULAState, mala_step, metropolis, ula_step)
 from maxent_jax.sampling.stein import stein_statistic
 
 __all__ = [
@@ -229,23 +229,20 @@ def _log_proposal(x_to: Array, x_from: Array, grad_from: Array, step_size: Array
 
 
 def pmala_step(key: Array, state: MALAState, potential_fn: PotentialFn,
-               step_size: Array | float, precond: Preconditioner) -> tuple[MALAState, MALAInfo]:
+               step_size: Array | float, precond: Preconditioner,
+               exact_potential: ExactPotentialFn | None = None) -> tuple[MALAState, MALAInfo]:
     """One preconditioned Metropolis-adjusted Langevin move (the state comes from
-    :func:`~maxent_jax.sampling.langevin.mala_init`; keys as in ``mala_step``)."""
+    :func:`~maxent_jax.sampling.langevin.mala_init`; keys and ``exact_potential`` as in
+    ``mala_step``)."""
     key_move, key_accept = jax.random.split(key)
     x = state.position
     step_size = jnp.asarray(step_size, x.dtype)
     noise = jax.random.normal(key_move, x.shape, x.dtype)
     y = (x - step_size * apply(precond, state.grad)
          + jnp.sqrt(2.0 * step_size) * apply_sqrt(precond, noise))
-    (u_y, aux_y), grad_y = jax.value_and_grad(potential_fn, has_aux=True)(y)
-    log_ratio = (state.potential - u_y + _log_proposal(x, y, grad_y, step_size, precond)
-                 - _log_proposal(y, x, state.grad, step_size, precond))
-    rate = jnp.minimum(1.0, jnp.exp(jnp.nan_to_num(log_ratio, nan=-jnp.inf)))
-    accept = jax.random.uniform(key_accept) < rate
-    proposal = MALAState(y, u_y, grad_y, aux_y)
-    new = jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), proposal, state)
-    return new, MALAInfo(rate, accept)
+    return metropolis(key_accept, state, y, potential_fn,
+                      functools.partial(_log_proposal, precond=precond), step_size,
+                      exact_potential)
 
 
 def langevin_steps(precond: Preconditioner | None) -> tuple[Callable, Callable]:

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import optax
 
 from maxent_jax.sampling.energy import EnergyFn
-from maxent_jax.sampling.langevin import ULAState, mala_init
+from maxent_jax.sampling.langevin import ULAState, exact_potential_for, mala_init
 from maxent_jax.sampling.preconditioned import Preconditioner, langevin_steps
 from maxent_jax.sampling.scan import scan_steps
 from maxent_jax.sampling.schedules import Schedule, constant, inverse_power
@@ -104,10 +104,11 @@ def block_norms(vector: Array, block_sizes: Sequence[int] | None) -> Array:
 
 
 def _sweep(key: Array, positions: Array, potential: Callable, gamma: Array, num_inner: int,
-           sampler: str, precond: Preconditioner | None = None
+           sampler: str, precond: Preconditioner | None = None, mala_energy: str = "float64"
            ) -> tuple[Array, Array, Array, Array, Array, Array]:
     """``num_inner`` Langevin steps of every chain (``vmap``), preconditioned by ``precond``
-    if given (:mod:`maxent_jax.sampling.preconditioned`; None: plain ULA / MALA).
+    if given (:mod:`maxent_jax.sampling.preconditioned`; None: plain ULA / MALA); MALA's
+    ratio in ``mala_energy`` arithmetic (:mod:`maxent_jax.sampling.langevin`).
 
     Returns the final positions, the sums over steps and chains of ``aux`` (F(X_k) - F(x0)),
     of ``||aux||^2``, of U and of Stein's statistic ``<X_k - mean(X_k), grad U(X_k)>``
@@ -118,13 +119,14 @@ def _sweep(key: Array, positions: Array, potential: Callable, gamma: Array, num_
     chains = positions.shape[0]
     gap_shape = jax.eval_shape(potential, positions[0])[1].shape
     ula_step, mala_step = langevin_steps(precond)
+    exact = exact_potential_for(potential, mala_energy)  # validates mala_energy
 
     def ula_move(k, x):
         state, info = ula_step(k, ULAState(x), potential, gamma)
         return state.position, info.aux, info.potential, info.stein, jnp.ones((), jnp.float32)
 
     def mala_move(k, s):
-        new, info = mala_step(k, s, potential, gamma)
+        new, info = mala_step(k, s, potential, gamma, exact_potential=exact)
         return (new, s.aux, s.potential, stein_statistic(s.position, s.grad),
                 info.acceptance_rate)
 
@@ -136,8 +138,8 @@ def _sweep(key: Array, positions: Array, potential: Callable, gamma: Array, num_
         return (x, gap_sum + aux.sum(0), sq_sum + jnp.sum(aux**2), u_sum + u.sum(),
                 stein_sum + stein.sum(), rate_sum + rate.mean()), None
 
-    start = positions if sampler == "ula" else jax.vmap(lambda x: mala_init(x, potential))(
-        positions)
+    start = positions if sampler == "ula" else jax.vmap(
+        lambda x: mala_init(x, potential, exact))(positions)
     zero = jnp.zeros((), jnp.float32)
     init = (start, jnp.zeros(gap_shape, jnp.float32), zero, zero, zero, zero)
     (x, gap_sum, sq_sum, u_sum, stein_sum, rate_sum), _ = jax.lax.scan(
@@ -163,15 +165,20 @@ def chain_correlation(positions: Array) -> Array:
 
 
 def probe_acceptance(key: Array, positions: Array, potential: Callable, gamma: Array,
-                     precond: Preconditioner | None = None) -> Array:
+                     precond: Preconditioner | None = None,
+                     mala_energy: str = "float64") -> Array:
     """Mean over chains of MALA's acceptance probability for one proposal from the current
     positions (Roberts & Tweedie 1996): near 1 when ULA's step gamma is small for the
     local curvature, so that ULA's bias is small; the chains do not move. With ``precond``,
-    the preconditioned MALA proposal (the bias of preconditioned ULA)."""
+    the preconditioned MALA proposal (the bias of preconditioned ULA). ``mala_energy``:
+    the arithmetic of the ratio's energies (float64 by default: in float32 their rounding
+    alone moves the ratio by about 0.5 at 64 px, :mod:`maxent_jax.sampling.langevin`)."""
     mala_step = langevin_steps(precond)[1]
+    exact = exact_potential_for(potential, mala_energy)
 
     def one(k, x):
-        return mala_step(k, mala_init(x, potential), potential, gamma)[1].acceptance_rate
+        state = mala_init(x, potential, exact)
+        return mala_step(k, state, potential, gamma, exact_potential=exact)[1].acceptance_rate
 
     return jax.vmap(one)(jax.random.split(key, positions.shape[0]), positions).mean()
 
@@ -195,7 +202,7 @@ def soul(energy_fn: EnergyFn, optimizer: optax.GradientTransformation, step_size
          num_inner: int = 1, projection: Projection | None = None,
          average_from: int = 2**30, block_sizes: Sequence[int] | None = None,
          sampler: str = "ula", estimator: str = "path", probe_every: int = 0,
-         precond: Preconditioner | None = None) -> SOULKernel:
+         precond: Preconditioner | None = None, mala_energy: str = "float64") -> SOULKernel:
     """The SOUL kernel of the module docstring, as a blackjax-style ``(init, step)`` pair.
 
     ``energy_fn(theta, x) -> (U_theta(x), F(x) - F(x0))``; ``optimizer`` the theta step (an
@@ -210,6 +217,8 @@ def soul(energy_fn: EnergyFn, optimizer: optax.GradientTransformation, step_size
     from the current chains at (theta_n, gamma_n) (:func:`probe_acceptance`; two more
     gradient passes per chain, not a move). ``precond``: the Langevin moves (and the probe)
     are preconditioned by M (:mod:`maxent_jax.sampling.preconditioned`); None: plain.
+    ``mala_energy``: ``"float64"`` (exact ratio) or ``"float32"``, for MALA and the probe
+    (:mod:`maxent_jax.sampling.langevin`).
     """
     if sampler not in ("ula", "mala"):
         raise ValueError(f"sampler must be 'ula' or 'mala', got {sampler!r}")
@@ -226,12 +235,12 @@ def soul(energy_fn: EnergyFn, optimizer: optax.GradientTransformation, step_size
             probe = jax.lax.cond(
                 state.step % probe_every == 0,
                 lambda: probe_acceptance(jax.random.fold_in(key, _PROBE), state.positions,
-                                         potential, gamma, precond),
+                                         potential, gamma, precond, mala_energy),
                 lambda: jnp.full((), jnp.nan, jnp.float32))
         else:
             probe = jnp.full((), jnp.nan, jnp.float32)
         positions, gap_sum, sq_sum, u_sum, stein_sum, rate = _sweep(
-            key, state.positions, potential, gamma, num_inner, sampler, precond)
+            key, state.positions, potential, gamma, num_inner, sampler, precond, mala_energy)
         samples = num_inner * positions.shape[0]
         stein = stein_sum / (samples * stein_dimension(positions.shape[1:]))
         if estimator == "path":

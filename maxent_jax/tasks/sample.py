@@ -33,6 +33,7 @@ from maxent_jax.run.parallel import AXIS, chain_mesh, check_chains, replicate
 from maxent_jax.run.settings import chunk_plan
 from maxent_jax.sampling.energy import macrocanonical_energy
 from maxent_jax.sampling.fixed import ChainsInfo, ChainsState, langevin_chains
+from maxent_jax.sampling.langevin import MALA_ENERGIES
 from maxent_jax.sampling.preconditioned import PRECONDITIONERS, make_preconditioner
 from maxent_jax.sampling.scan import scan_steps
 from maxent_jax.sampling.soul import block_norms
@@ -54,6 +55,7 @@ class SampleResult(NamedTuple):
 
 class _Statics(NamedTuple):
     sampler: str
+    mala_energy: str
     gamma: float
     cadence: int
     beta: float
@@ -67,7 +69,8 @@ def _kernel(backbone: Backbone, arrays: tuple, s: _Statics):
     theta, target, centre, precond = arrays
     energy = macrocanonical_energy(backbone.features, target, beta=s.beta, eps=s.eps,
                                    centre=centre, extensive=s.extensive)
-    return langevin_chains(lambda x: energy(theta, x), s.gamma, s.sampler, precond)
+    return langevin_chains(lambda x: energy(theta, x), s.gamma, s.sampler, precond,
+                           s.mala_energy)
 
 
 @functools.lru_cache(maxsize=8)
@@ -119,12 +122,14 @@ def sample_model(model: MaxEntModel, backbone: Backbone, *, size: Optional[Seque
                  num: int = 4, steps: int = 200, sampler: str = "ula",
                  gamma: Optional[float] = None, seed: int = 0, devices: Optional[int] = None,
                  progress: bool = False, precondition: Optional[str] = None,
-                 starts: Optional[np.ndarray] = None) -> SampleResult:
+                 starts: Optional[np.ndarray] = None,
+                 mala_energy: str = "float64") -> SampleResult:
     """``num`` samples of ``model`` at ``size`` (default: the exemplar's) after ``steps``
     Langevin steps of size ``gamma`` (default: the learning run's) from ADSN starts, or from
     ``starts`` ``(num, H, W, C)`` (e.g. a learning run's last chains, ``samples.npy``).
     ``precondition``: ``"none"`` or ``"spectrum"`` (default: the learning run's, ``"none"``
-    for models that do not record it).
+    for models that do not record it). ``mala_energy``: the arithmetic of MALA's ratio,
+    ``"float64"`` (exact) or ``"float32"`` (:mod:`maxent_jax.sampling.langevin`).
 
     ``backbone`` must compute the model's features (any size: it is resized here) with the
     weights the model was learned with (checked by digest).
@@ -162,7 +167,9 @@ def sample_model(model: MaxEntModel, backbone: Backbone, *, size: Optional[Seque
     arrays += (make_preconditioner(precondition, jnp.asarray(model.exemplar), size),)
     backbone, arrays = replicate(backbone, mesh), replicate(arrays, mesh)
     cadence = min(CADENCE, steps)
-    init, run = _programs(_Statics(sampler, gamma, cadence, float(model.beta),
+    if mala_energy not in MALA_ENERGIES:
+        raise ValueError(f"mala_energy must be one of {MALA_ENERGIES}, got {mala_energy!r}")
+    init, run = _programs(_Statics(sampler, mala_energy, gamma, cadence, float(model.beta),
                                    bool(model.extensive), float(model.eps)))
     state = _shard(init(backbone, arrays, positions), mesh)
     result = drive(lambda s, stop, m: run(backbone, arrays, run_key, s, stop), state,
@@ -173,4 +180,6 @@ def sample_model(model: MaxEntModel, backbone: Backbone, *, size: Optional[Seque
                                      trace["stein_ratio"])
     diagnostics.update(num=num, steps=steps, gamma=gamma, size=list(size), seed=seed,
                        precondition=precondition)
+    if sampler == "mala":
+        diagnostics["mala_energy"] = mala_energy
     return SampleResult(to_host(result.state.positions), trace, diagnostics)

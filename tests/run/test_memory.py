@@ -15,10 +15,13 @@ from maxent_jax.sampling.soul import soul_init
 from maxent_jax.tasks.texture import texture_energy
 
 
+@pytest.mark.parametrize("probe_every", [0, 50])
 @pytest.mark.parametrize("layers, size, chains", [
     (("relu1_1", "relu2_1", "relu3_1"), 48, 2), (("relu1_1", "relu2_2"), 64, 1)])
-def test_estimate_bounds_the_compiled_chunk(layers, size, chains):
-    config = SOULConfig(layers=layers, chains=chains, checkpoint_every=2)
+def test_estimate_bounds_the_compiled_chunk(layers, size, chains, probe_every):
+    """Without and with the probe (its float64 forward pass and weights)."""
+    config = SOULConfig(layers=layers, chains=chains, checkpoint_every=2,
+                        probe_every=probe_every)
     spec = config.spec()
     variables = random_variables(jax.random.key(0), layers=(layers[-1],))
     backbone = prepare_backbone(spec, variables, (size, size))
@@ -30,7 +33,7 @@ def test_estimate_bounds_the_compiled_chunk(layers, size, chains):
     m = compiled.memory_analysis()
     xla = (m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
            - m.alias_size_in_bytes)
-    ours = estimate_bytes(spec, (size, size), chains)
+    ours = estimate_bytes(spec, (size, size), chains, float64_energy=probe_every > 0)
     print(f"{layers} {size} px x{chains}: XLA {xla / 2**20:.1f} MiB, estimate "
           f"{ours / 2**20:.1f} MiB")
     assert xla <= ours <= 4 * xla
