@@ -12,7 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    """``scripts/<name>.py`` as a module (``name`` may hold a folder: ``benchmarks/mixing``)."""
+    spec = importlib.util.spec_from_file_location(Path(name).name,
+                                                  ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -43,10 +45,7 @@ def test_run_study_rejects_unknown_keys(tmp_path):
 
 def test_mixing_benchmark_quick_smoke_run(tmp_path):
     """``scripts/benchmarks/mixing.py --quick``: every sampler runs and the results are written."""
-    spec = importlib.util.spec_from_file_location(
-        "mixing", ROOT / "scripts" / "benchmarks" / "mixing.py")
-    mixing = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mixing)
+    mixing = load_script("benchmarks/mixing")
     out = tmp_path / "results.json"
     assert mixing.main(["--quick", "--out", str(out)]) == 0
     data = json.loads(out.read_text())
@@ -67,10 +66,7 @@ def test_mala_precision_benchmark_quick_smoke_run(tmp_path):
     """``scripts/benchmarks/mala_precision.py --quick``: rounding errors, probe tables in both
     arithmetics and step times are written, finite; at 16 px with relu1_1 the energy is
     small, so float32's error of U(y) - U(x) is tiny there."""
-    spec = importlib.util.spec_from_file_location(
-        "mala_precision", ROOT / "scripts" / "benchmarks" / "mala_precision.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("benchmarks/mala_precision")
     out = tmp_path / "precision.json"
     assert bench.main(["--quick", "--out", str(out)]) == 0
     data = json.loads(out.read_text())

@@ -33,7 +33,6 @@ from maxent_jax.run.parallel import AXIS, chain_mesh, check_chains, replicate
 from maxent_jax.run.settings import chunk_plan
 from maxent_jax.sampling.energy import macrocanonical_energy
 from maxent_jax.sampling.fixed import ChainsInfo, ChainsState, langevin_chains
-from maxent_jax.sampling.langevin import MALA_ENERGIES
 from maxent_jax.sampling.preconditioned import PRECONDITIONERS, make_preconditioner
 from maxent_jax.sampling.scan import scan_steps
 from maxent_jax.sampling.soul import block_norms
@@ -167,8 +166,6 @@ def sample_model(model: MaxEntModel, backbone: Backbone, *, size: Optional[Seque
     arrays += (make_preconditioner(precondition, jnp.asarray(model.exemplar), size),)
     backbone, arrays = replicate(backbone, mesh), replicate(arrays, mesh)
     cadence = min(CADENCE, steps)
-    if mala_energy not in MALA_ENERGIES:
-        raise ValueError(f"mala_energy must be one of {MALA_ENERGIES}, got {mala_energy!r}")
     init, run = _programs(_Statics(sampler, mala_energy, gamma, cadence, float(model.beta),
                                    bool(model.extensive), float(model.eps)))
     state = _shard(init(backbone, arrays, positions), mesh)
