@@ -2,7 +2,7 @@
 
     python scripts/equilibrium_check.py [--exemplars wood gravel] [--size 64]
         [--iterations 300] [--steps 300] [--chains 4] [--gamma G] [--continue-with S:G ...]
-        [--out-dir docs/fidelity/equilibrium] [--quick]
+        [--out-dir docs/fidelity/equilibrium] [--save-states DIR] [--quick]
 
 For each exemplar:
 
@@ -10,8 +10,11 @@ For each exemplar:
    ``--iterations`` outer steps, ``--chains`` chains, seed 0); the model keeps theta_bar,
    the Polyak-Ruppert average of the last half;
 2. Stein's ratio ``<X - mean X, grad U_theta(X)> / (d - C)`` (1 in expectation under
-   Pi_theta, :mod:`maxent_jax.sampling.stein`) and the mean ||grad U_theta|| of the chains'
-   last states, at theta_bar and at the last iterate theta_N, and at fresh ADSN draws;
+   Pi_theta, :mod:`maxent_jax.sampling.stein`), the mean ||grad U_theta||, the mean energy
+   U_theta and the gap of the chains' mean of F, at the learning run's last states (at
+   theta_bar and at the last iterate theta_N) and at fresh ADSN draws; the learning history
+   (||theta_n||, the window means of Stein's ratio and the running gap at 50, 100, ... steps,
+   and the change of ||theta|| over the last quarter that the run's warning uses);
 3. at fixed theta_bar, ``--steps`` steps of the default sampler (ULA, the learning run's
    gamma; :func:`maxent_jax.tasks.sample.sample_model`) from fresh ADSN starts and from the
    learning run's last states (warm starts): the running gap of the samples' average of F
@@ -27,7 +30,9 @@ A sampler of Pi_theta_bar whose chains are at equilibrium keeps Stein's ratio at
 gap where it is; warm starts that drift away from F(x0) at fixed theta show that the
 learning run's low gap came from theta following the chains.
 
-Writes ``results.json`` in ``--out-dir`` and prints a markdown table. Tuning exemplars only
+Writes ``results.json`` in ``--out-dir`` and prints a markdown table; ``--save-states DIR``
+also keeps each exemplar's model and the chains' last states for further runs (e.g.
+``maxent-jax sample DIR/wood.model.npz --starts ...``). Tuning exemplars only
 by default (the held-out ones may be named; the defaults were not tuned on this figure).
 """
 
@@ -45,18 +50,21 @@ import jax.numpy as jnp
 import numpy as np
 
 from maxent_jax.exemplars import load_exemplar
+from maxent_jax.model import save_model
 from maxent_jax.nn.backbone import load_network, prepare_backbone
+from maxent_jax.run.diagnostics import theta_change
 from maxent_jax.sampling.energy import macrocanonical_energy
 from maxent_jax.sampling.stein import stein_ratio
 from maxent_jax.tasks.sample import sample_model
 from maxent_jax.tasks.starts import adsn_starts
 from maxent_jax.tasks.texture import SynthesisConfig, synthesize
 
-MARKS = (50, 100, 200, 300, 500, 1000)
+MARKS = (50, 100, 200, 300, 500, 1000, 2000, 5000, 10000)
 
 
 def stein_at(backbone, model, theta: np.ndarray, positions: np.ndarray) -> dict[str, float]:
-    """Stein's ratio and the mean ||grad U_theta|| at ``positions`` (N, H, W, C)."""
+    """Stein's ratio, the mean ||grad U_theta||, the mean energy U_theta and the relative gap
+    ``||mean F(X) - F(x0)|| / ||F(x0)||`` of the chains' mean at ``positions`` (N, H, W, C)."""
     energy = macrocanonical_energy(backbone.features, jnp.asarray(model.target),
                                    beta=float(model.beta), eps=float(model.eps),
                                    centre=jnp.asarray(model.centre),
@@ -64,8 +72,12 @@ def stein_at(backbone, model, theta: np.ndarray, positions: np.ndarray) -> dict[
     grad = jax.jit(jax.vmap(jax.grad(lambda x: energy(jnp.asarray(theta), x)[0])))
     x = jnp.asarray(positions, jnp.float32)
     g = grad(x)
+    u, gap = jax.jit(jax.vmap(lambda x: energy(jnp.asarray(theta), x)))(x)
     return {"stein_ratio": float(stein_ratio(x, g)),
-            "grad_norm": float(jnp.mean(jnp.sqrt(jnp.sum(g**2, axis=(1, 2, 3)))))}
+            "grad_norm": float(jnp.mean(jnp.sqrt(jnp.sum(g**2, axis=(1, 2, 3))))),
+            "energy": float(jnp.mean(u)),
+            "relative_gap": float(jnp.linalg.norm(jnp.mean(gap, axis=0))
+                                  / jnp.linalg.norm(jnp.asarray(model.target)))}
 
 
 def running_gaps(gaps: np.ndarray, target: np.ndarray) -> dict[str, float]:
@@ -75,6 +87,19 @@ def running_gaps(gaps: np.ndarray, target: np.ndarray) -> dict[str, float]:
         if k <= len(gaps):
             out[str(k)] = float(np.linalg.norm(gaps[k // 2:k].mean(0)) / np.linalg.norm(target))
     return out
+
+
+def learning_history(trace: dict[str, np.ndarray]) -> dict[str, Any]:
+    """||theta_n||, its change over the last quarter, and Stein's ratio and the running-average
+    gap at the MARKS <= n (Stein's ratio as a mean over (k/2, k])."""
+    norms = np.asarray(trace["theta_norm"], np.float64)
+    stein = np.asarray(trace["stein_ratio"], np.float64)
+    gaps = np.asarray(trace["running_average_gap"], np.float64)
+    marks = sorted({k for k in MARKS if k <= len(norms)} | {len(norms)})
+    return {"theta_change_last_quarter": theta_change(norms),
+            "theta_norm": {str(k): float(norms[k - 1]) for k in marks},
+            "stein_ratio": {str(k): float(stein[k // 2:k].mean()) for k in marks},
+            "running_average_gap": {str(k): float(gaps[k - 1]) for k in marks}}
 
 
 def check(name: str, variables: Any, digest: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -99,11 +124,13 @@ def check(name: str, variables: Any, digest: str, args: argparse.Namespace) -> d
         "learning_running_average_gap": float(learned.trace["running_average_gap"][-1]),
         "learning_stein_ratio_last_quarter": float(np.mean(
             learned.trace["stein_ratio"][-max(args.iterations // 4, 1):])),
+        "learning_history": learning_history(learned.trace),
         "at_adsn_starts": stein_at(backbone, model, model.theta, fresh),
         "learning_end_theta_bar": stein_at(backbone, model, model.theta, learned.samples),
         "learning_end_theta_last": stein_at(backbone, model, model.theta_last,
                                             learned.samples),
     }
+    ends = {}
     for label, starts in (("fresh", None), ("warm", learned.samples)):
         t0 = time.perf_counter()
         run = sample_model(model, backbone, num=args.chains, steps=args.steps,
@@ -114,6 +141,12 @@ def check(name: str, variables: Any, digest: str, args: argparse.Namespace) -> d
             "stein_ratio_last_half": run.diagnostics["stein_ratio"],
             "end": stein_at(backbone, model, model.theta, run.samples),
             "seconds": time.perf_counter() - t0}
+        ends[label] = run.samples
+    if args.save_states is not None:
+        args.save_states.mkdir(parents=True, exist_ok=True)
+        save_model(args.save_states / f"{name}.model.npz", model)
+        np.savez(args.save_states / f"{name}.states.npz", learning=learned.samples,
+                 **{f"fixed_theta_{label}": np.asarray(r) for label, r in ends.items()})
     out["exemplar_pixel_std"] = float(np.asarray(exemplar).std(axis=(0, 1)).mean())
     out["learning_end_pixel_std"] = _pixel_std(learned.samples)
     for spec in args.continue_with:
@@ -138,8 +171,9 @@ def _pixel_std(samples: np.ndarray) -> float:
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:
-    lines = ["| exemplar | chains | theta | Stein's ratio | mean ‖grad U‖ | gap (running average) |",
-             "|---|---|---|---:|---:|---:|"]
+    lines = ["| exemplar | chains | theta | Stein's ratio | mean ‖grad U‖ | mean U | "
+             "gap of the last states | gap (running average) |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
     for name, r in results.items():
         rows = [("ADSN draws", "theta_bar", r["at_adsn_starts"], None),
                 ("learning run, last states", "theta_N", r["learning_end_theta_last"],
@@ -152,7 +186,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
                          "theta_bar", f["end"], f["relative_gap"]))
         for what, theta, s, gap in rows:
             lines.append(f"| {name} | {what} | {theta} | {s['stein_ratio']:+.2f} | "
-                         f"{s['grad_norm']:.2e} | {'' if gap is None else f'{gap:.3f}'} |")
+                         f"{s['grad_norm']:.2e} | {s['energy']:.3e} | {s['relative_gap']:.3f} | "
+                         f"{'' if gap is None else f'{gap:.3f}'} |")
     return "\n".join(lines)
 
 
@@ -182,6 +217,10 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                    help="also continue the learning run's last states at theta_bar with "
                         "these samplers (ula or mala) and gammas, e.g. ula:1e-6 mala:3e-7")
     p.add_argument("--out-dir", type=Path, default=Path("docs/fidelity/equilibrium"))
+    p.add_argument("--save-states", type=Path, default=None, metavar="DIR",
+                   help="also write DIR/<exemplar>.model.npz (theta_bar) and "
+                        "DIR/<exemplar>.states.npz (the learning run's last states and the "
+                        "fixed-theta runs' last states) for further checks")
     p.add_argument("--quick", action="store_true",
                    help="a smoke run: 16 px, relu1_1 only, 4 iterations and steps, 2 chains")
     args = p.parse_args(argv)

@@ -6,6 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,6 +83,7 @@ def test_equilibrium_check_quick_smoke_run(tmp_path, capsys):
     check = load_script("equilibrium_check")
     out = tmp_path / "eq"
     assert check.main(["--quick", "--exemplars", "wood", "--continue-with", "mala:1e-9",
+                       "--save-states", str(tmp_path / "states"),
                        "--out-dir", str(out)]) == 0
     record = json.loads((out / "results.json").read_text())
     wood = record["results"]["wood"]
@@ -91,3 +93,26 @@ def test_equilibrium_check_quick_smoke_run(tmp_path, capsys):
         assert wood[key]["steps"] == 4 and 0 <= wood[key]["relative_gap"] < 10
     assert wood["continued_mala:1e-9"]["finite"]
     assert "| wood | warm starts" in capsys.readouterr().out
+    # the chains' gap depends on the states only, not on the theta of the energy
+    end_bar, end_last = wood["learning_end_theta_bar"], wood["learning_end_theta_last"]
+    assert end_bar["relative_gap"] == pytest.approx(end_last["relative_gap"], rel=1e-6)
+    assert np.isfinite(end_bar["energy"]) and np.isfinite(end_last["energy"])
+    states = np.load(tmp_path / "states" / "wood.states.npz")
+    assert sorted(states.files) == ["fixed_theta_fresh", "fixed_theta_warm", "learning"]
+    assert all(states[k].shape == (2, 16, 16, 3) for k in states.files)
+    assert (tmp_path / "states" / "wood.model.npz").is_file()
+
+
+def test_equilibrium_check_learning_history_reads_the_trace():
+    """The learning history keeps ||theta_n|| at the marks and at the last step, Stein's ratio
+    as a mean over (k/2, k], and the relative change of ||theta|| over the last quarter."""
+    check = load_script("equilibrium_check")
+    n = 1200
+    steps = np.arange(1, n + 1, dtype=np.float64)
+    history = check.learning_history({"theta_norm": steps, "stein_ratio": steps,
+                                      "running_average_gap": 1.0 / steps})
+    assert list(history["theta_norm"]) == ["50", "100", "200", "300", "500", "1000", "1200"]
+    assert history["theta_norm"]["1200"] == 1200.0
+    assert history["stein_ratio"]["100"] == np.mean(steps[50:100])
+    assert history["running_average_gap"]["500"] == 1.0 / 500
+    assert abs(history["theta_change_last_quarter"] - (1200 - 900) / 1200) < 1e-12
