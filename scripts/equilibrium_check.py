@@ -69,10 +69,10 @@ def stein_at(backbone, model, theta: np.ndarray, positions: np.ndarray) -> dict[
                                    beta=float(model.beta), eps=float(model.eps),
                                    centre=jnp.asarray(model.centre),
                                    extensive=bool(model.extensive))
-    grad = jax.jit(jax.vmap(jax.grad(lambda x: energy(jnp.asarray(theta), x)[0])))
+    value_and_grad = jax.jit(jax.vmap(jax.value_and_grad(
+        lambda x: energy(jnp.asarray(theta), x), has_aux=True)))
     x = jnp.asarray(positions, jnp.float32)
-    g = grad(x)
-    u, gap = jax.jit(jax.vmap(lambda x: energy(jnp.asarray(theta), x)))(x)
+    (u, gap), g = value_and_grad(x)
     return {"stein_ratio": float(stein_ratio(x, g)),
             "grad_norm": float(jnp.mean(jnp.sqrt(jnp.sum(g**2, axis=(1, 2, 3))))),
             "energy": float(jnp.mean(u)),
