@@ -2,13 +2,15 @@
 
     python scripts/equilibrium_check.py [--exemplars wood gravel] [--size 64]
         [--iterations 300] [--steps 300] [--chains 4] [--gamma G] [--continue-with S:G ...]
+        [--set NAME=VALUE ...]
         [--out-dir docs/fidelity/equilibrium] [--save-states DIR] [--quick]
 
 For each exemplar:
 
 1. learn theta with the library defaults (:func:`maxent_jax.tasks.texture.synthesize`,
-   ``--iterations`` outer steps, ``--chains`` chains, seed 0); the model keeps theta_bar,
-   the Polyak-Ruppert average of the last half;
+   ``--iterations`` outer steps, ``--chains`` chains, seed 0; ``--set inner_steps=10 ...``
+   overrides any other field of :class:`~maxent_jax.tasks.texture.SynthesisConfig`); the
+   model keeps theta_bar, the Polyak-Ruppert average of the last half;
 2. Stein's ratio ``<X - mean X, grad U_theta(X)> / (d - C)`` (1 in expectation under
    Pi_theta, :mod:`maxent_jax.sampling.stein`), the mean ||grad U_theta||, the mean energy
    U_theta and the gap of the chains' mean of F, at the learning run's last states (at
@@ -39,6 +41,8 @@ by default (the held-out ones may be named; the defaults were not tuned on this 
 from __future__ import annotations
 
 import argparse
+import ast
+import dataclasses
 import json
 import platform
 import time
@@ -108,6 +112,7 @@ def check(name: str, variables: Any, digest: str, args: argparse.Namespace) -> d
     extra = {} if args.gamma is None else {"gamma": args.gamma}
     if args.quick:
         extra["layers"] = ("relu1_1",)
+    extra.update(args.set)
     config = SynthesisConfig(iterations=args.iterations, chains=args.chains,
                              checkpoint_every=min(50, args.iterations), **extra)
     backbone = prepare_backbone(config.spec(), variables, size, digest)
@@ -118,7 +123,7 @@ def check(name: str, variables: Any, digest: str, args: argparse.Namespace) -> d
     fresh = np.asarray(adsn_starts(jax.random.key(args.seed + 1), jnp.asarray(exemplar), size,
                                    args.chains))
     out: dict[str, Any] = {
-        "size": list(size), "learn_seconds": learn_seconds,
+        "size": list(size), "config": config.to_json(), "learn_seconds": learn_seconds,
         "theta_norm": float(np.linalg.norm(model.theta)),
         "theta_last_distance": float(np.linalg.norm(model.theta - model.theta_last)),
         "learning_running_average_gap": float(learned.trace["running_average_gap"][-1]),
@@ -202,6 +207,23 @@ def _machine() -> str:
     return platform.processor() or platform.machine()
 
 
+def _overrides(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, Any]:
+    """``["inner_steps=10", ...]`` -> ``{"inner_steps": 10, ...}`` (Python literals, else
+    strings), each name a field of :class:`SynthesisConfig`."""
+    fields = {f.name for f in dataclasses.fields(SynthesisConfig)}
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or name not in fields:
+            parser.error(f"--set {item!r}: expected NAME=VALUE with NAME a SynthesisConfig "
+                         "field")
+        try:
+            out[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            out[name] = text
+    return out
+
+
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--exemplars", nargs="+", default=["wood", "gravel"])
@@ -216,6 +238,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--continue-with", nargs="*", default=[], metavar="SAMPLER:GAMMA",
                    help="also continue the learning run's last states at theta_bar with "
                         "these samplers (ula or mala) and gammas, e.g. ula:1e-6 mala:3e-7")
+    p.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
+                   help="override other learning settings (SynthesisConfig fields), e.g. "
+                        "inner_steps=10 delta=0.002")
     p.add_argument("--out-dir", type=Path, default=Path("docs/fidelity/equilibrium"))
     p.add_argument("--save-states", type=Path, default=None, metavar="DIR",
                    help="also write DIR/<exemplar>.model.npz (theta_bar) and "
@@ -224,9 +249,16 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true",
                    help="a smoke run: 16 px, relu1_1 only, 4 iterations and steps, 2 chains")
     args = p.parse_args(argv)
+    args.set = _overrides(p, args.set)
     if args.quick:
         args.size, args.iterations, args.steps, args.chains = 16, 4, 4, 2
     return args
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, dict):
+        return " ".join(f"{k}={v}" for k, v in value.items())
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -239,8 +271,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(json.dumps({name: results[name]}, indent=1), flush=True)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     record = {"command": "python scripts/equilibrium_check.py " + " ".join(
-        f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-        for k, v in vars(args).items() if v is not None and v != []),
+        f"--{k.replace('_', '-')} {_render(v)}"
+        for k, v in vars(args).items() if v is not None and v != [] and v != {}),
         "machine": _machine(),
         "jax": jax.__version__, "backend": jax.default_backend(),
         "total_seconds": time.perf_counter() - t0, "results": results}

@@ -83,10 +83,11 @@ def test_equilibrium_check_quick_smoke_run(tmp_path, capsys):
     check = load_script("equilibrium_check")
     out = tmp_path / "eq"
     assert check.main(["--quick", "--exemplars", "wood", "--continue-with", "mala:1e-9",
-                       "--save-states", str(tmp_path / "states"),
+                       "--save-states", str(tmp_path / "states"), "--set", "inner_steps=2",
                        "--out-dir", str(out)]) == 0
     record = json.loads((out / "results.json").read_text())
     wood = record["results"]["wood"]
+    assert wood["config"]["inner_steps"] == 2 and "--set inner_steps=2" in record["command"]
     for key in ("at_adsn_starts", "learning_end_theta_bar", "learning_end_theta_last"):
         assert wood[key]["grad_norm"] > 0 and abs(wood[key]["stein_ratio"]) < 1e9
     for key in ("fixed_theta_fresh", "fixed_theta_warm"):
@@ -101,6 +102,18 @@ def test_equilibrium_check_quick_smoke_run(tmp_path, capsys):
     assert sorted(states.files) == ["fixed_theta_fresh", "fixed_theta_warm", "learning"]
     assert all(states[k].shape == (2, 16, 16, 3) for k in states.files)
     assert (tmp_path / "states" / "wood.model.npz").is_file()
+
+
+def test_equilibrium_check_set_names_a_config_field():
+    """``--set`` takes NAME=VALUE with NAME a field of SynthesisConfig; anything else is a
+    usage error (exit code 2)."""
+    check = load_script("equilibrium_check")
+    assert check.parse_args(["--set", "inner_steps=10", "delta=0.002", "padding=circular"]
+                            ).set == {"inner_steps": 10, "delta": 0.002, "padding": "circular"}
+    for bad in ("inner_steps", "no_such_field=1"):
+        with pytest.raises(SystemExit) as exc:
+            check.parse_args(["--set", bad])
+        assert exc.value.code == 2
 
 
 def test_equilibrium_check_learning_history_reads_the_trace():
