@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -134,5 +135,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.num} samples of {size[0]}x{size[1]} after {args.steps} steps: relative "
           f"feature gap {diagnostics['relative_gap']:.3f}, Stein's ratio "
           f"{diagnostics['stein_ratio']:.3g} (1 at equilibrium){extra} ({seconds:.1f} s)")
+    for line in diagnostics["warnings"]:
+        print(f"warning: {line}", file=sys.stderr)
     print(f"wrote {len(paths)} files to {args.out_dir}: " + ", ".join(p.name for p in paths))
     return 0

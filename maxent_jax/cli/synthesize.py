@@ -4,7 +4,11 @@ Writes ``sample_000.png`` ... (last iterate of each chain), ``samples.npy`` (the
 unclipped), ``average_000.png`` ... (running average of late iterates, with
 ``--average-last``), ``model.npz`` (the learned model, for ``maxent-jax sample``),
 ``trace.npz``, ``trace.png`` and ``config.json``; with ``--checkpoint-every K`` also
-``checkpoint.npz`` (``--resume`` continues).
+``checkpoint.npz`` (``--resume`` continues). With ``--check-steps N`` the learned model is
+then sampled at fixed theta_bar for N steps from new ADSN starts
+(:func:`maxent_jax.tasks.sample.sample_model`, seed + 1): its diagnostics go to
+``config.json`` (``diagnostics.fixed_theta_check``) and its warnings
+(:func:`maxent_jax.run.diagnostics.fixed_theta_warnings`) are printed with the run's.
 """
 
 from __future__ import annotations
@@ -41,6 +45,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-side", type=int, default=128,
                    help="shrink the exemplar so its longer side is at most this (0: keep; "
                         "default 128, a CPU-friendly size)")
+    p.add_argument("--check-steps", type=int, default=0, metavar="N",
+                   help="after learning, sample the model at fixed theta_bar for N steps from "
+                        "new ADSN starts and warn if the samples' average of F misses F(x0) by "
+                        "more than 10%% (default 0: no check; 300-1000 at 64 px)")
     add_settings_arguments(p, SynthesisConfig, ("network", "sampler", "learner", "run", "task"))
     add_run_arguments(p)
     p.set_defaults(func=run)
@@ -53,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
 
     check_out_dir(args)
     check_seed(args.seed)
+    if not (isinstance(args.check_steps, int) and args.check_steps >= 0):
+        raise ValueError(f"--check-steps must be an integer >= 0, got {args.check_steps}")
     network = config_from_args(SynthesisConfig, args, size=None).spec()
     exemplar = load_exemplar_arg(args.image, args.max_side, network, "the exemplar")
     size = tuple(args.size) if args.size else tuple(exemplar.shape[:2])
@@ -73,6 +83,15 @@ def run(args: argparse.Namespace) -> int:
                         checkpoint=args.checkpoint_every is not None, devices=args.devices,
                         allow_step_change=args.allow_step_change)
     seconds = time.perf_counter() - start
+    check = None
+    if args.check_steps:
+        from maxent_jax.tasks.sample import sample_model
+
+        check_start = time.perf_counter()
+        check = sample_model(result.model, backbone, num=config.chains, steps=args.check_steps,
+                             seed=config.seed + 1, devices=args.devices,
+                             progress=not args.no_progress)
+        check.diagnostics["seconds"] = time.perf_counter() - check_start
     import jax
     if jax.process_index() != 0:
         return 0
@@ -80,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
 
     save_image(args.out_dir / "exemplar.png", exemplar)
     diagnostics = summary(result.trace)
+    if check is not None:
+        diagnostics["fixed_theta_check"] = check.diagnostics
+        diagnostics["warnings"] += check.diagnostics["warnings"]
     paths = write_outputs(args.out_dir, result, config, extra={
         "image": str(args.image), "max_side": args.max_side,
         "weights": str(args.weights) if args.weights else None, "seconds": seconds,
@@ -88,6 +110,10 @@ def run(args: argparse.Namespace) -> int:
     gap = result.trace["relative_gap"]
     print(f"relative feature gap {gap[0]:.3f} -> {gap[-1]:.3f} in {len(gap)} iterations "
           f"({seconds:.1f} s)")
+    if check is not None:
+        print(f"fixed-theta check: {args.check_steps} steps from new starts at theta_bar, "
+              f"relative feature gap {check.diagnostics['relative_gap']:.3f}, Stein's ratio "
+              f"{check.diagnostics['stein_ratio']:.3g}")
     for line in diagnostics["warnings"]:
         print(f"warning: {line}", file=sys.stderr)
     print(f"wrote {len(paths)} files to {args.out_dir}: " + ", ".join(p.name for p in paths))

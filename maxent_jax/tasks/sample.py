@@ -13,7 +13,8 @@ Diagnostics: the relative gap ``||mean F(X) - F(x0)|| / ||F(x0)||`` of the avera
 the chains and the last half of the steps (a fixed-theta check of the moment constraint,
 with no theta moving to hide a bad model), per layer too, MALA's mean acceptance rate and
 Stein's ratio over the same steps (1 when the chains are at equilibrium,
-:mod:`maxent_jax.sampling.stein`).
+:mod:`maxent_jax.sampling.stein`), and the warnings of
+:func:`maxent_jax.run.diagnostics.fixed_theta_warnings` (gap above 10%, Stein's ratio off 1).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 from maxent_jax.model import MaxEntModel
 from maxent_jax.nn.backbone import Backbone, check_image_size
 from maxent_jax.run.checkpoint import stack_infos, to_host
+from maxent_jax.run.diagnostics import fixed_theta_warnings
 from maxent_jax.run.driver import drive
 from maxent_jax.run.parallel import AXIS, chain_mesh, check_chains, replicate
 from maxent_jax.run.settings import chunk_plan
@@ -92,7 +94,8 @@ def sample_diagnostics(gaps: np.ndarray, acceptance: np.ndarray, target: np.ndar
     """Relative gap of the mean of F over the last half of the steps (total and per layer),
     MALA's acceptance rate and (given the per-step ``stein`` ratios) Stein's ratio over the
     same steps: 1 when the chains are distributed as Pi_theta
-    (:mod:`maxent_jax.sampling.stein`)."""
+    (:mod:`maxent_jax.sampling.stein`); ``warnings``: the failed checks of
+    :func:`maxent_jax.run.diagnostics.fixed_theta_warnings`."""
     half = gaps[len(gaps) // 2:]
     mean_gap = half.mean(axis=0)
     norms = np.asarray(block_norms(jnp.asarray(target), block_sizes))
@@ -107,6 +110,8 @@ def sample_diagnostics(gaps: np.ndarray, acceptance: np.ndarray, target: np.ndar
         out["mala_acceptance_rate"] = float(np.mean(acceptance[len(acceptance) // 2:]))
     if stein is not None:
         out["stein_ratio"] = float(np.mean(stein[len(stein) // 2:]))
+    out["warnings"] = fixed_theta_warnings(out["relative_gap"], out.get("stein_ratio"),
+                                           len(gaps))
     return out
 
 

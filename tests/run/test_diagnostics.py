@@ -5,7 +5,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from maxent_jax.run.diagnostics import summary, trace_diagnostics, warnings
+from maxent_jax.run.diagnostics import (fixed_theta_warnings, summary, trace_diagnostics,
+                                        warnings)
 from maxent_jax.sampling.soul import chain_correlation
 
 
@@ -58,6 +59,19 @@ def test_each_warning_fires_on_its_failure():
         assert any("not at equilibrium" in w for w in warnings(out_of_equilibrium))
     settled = _trace(stein_ratio=np.r_[np.full(n - 10, 40.0), np.full(10, 1.1)])
     assert warnings(settled) == []  # only the last quarter counts
+
+
+def test_fixed_theta_warnings_fire_on_a_large_gap_an_off_stein_ratio_or_divergence():
+    assert fixed_theta_warnings(0.1, 1.0, 300) == []  # the thresholds themselves pass
+    assert fixed_theta_warnings(0.03, 1.25, 300) == []
+    assert fixed_theta_warnings(0.05, None, 300) == []
+    (gap,) = fixed_theta_warnings(0.29, 0.9, 1000)
+    assert "misses F(x0) by 29% (last 500 of 1000 steps)" in gap
+    (stein,) = fixed_theta_warnings(0.02, -6.4, 1000)
+    assert "Stein's ratio is -6.4" in stein
+    assert len(fixed_theta_warnings(0.3, -6.4, 7)) == 2
+    (nan,) = fixed_theta_warnings(float("nan"), None, 10)
+    assert "diverged" in nan
 
 
 def test_chain_correlation_is_one_for_copies_and_near_zero_for_independent_chains():

@@ -23,7 +23,7 @@ def learned(tmp_path_factory):
     out = root / "run"
     assert main(["synthesize", str(image), "--out-dir", str(out), "--layers", LAYERS,
                  "--iterations", "8", "--chains", "2", "--checkpoint-every", "5",
-                 "--no-progress"]) == 0
+                 "--check-steps", "4", "--no-progress"]) == 0
     return out
 
 
@@ -42,6 +42,23 @@ def test_synthesize_writes_the_model_and_the_samples(learned):
     np.testing.assert_allclose(model.theta, trace["theta"][4:].mean(0), rtol=1e-6)  # last half
     np.testing.assert_array_equal(model.theta_last, trace["theta"][-1])
     assert model.exemplar.shape == (64, 64, 3) and model.spec.layers == tuple(LAYERS.split(","))
+
+
+def test_the_fixed_theta_check_is_maxent_jax_sample_at_seed_plus_one(learned, tmp_path):
+    """``synthesize --check-steps 4`` records what ``maxent-jax sample`` gives for the same
+    model, chains, steps and seed + 1, and its warnings join the run's."""
+    record = json.loads((learned / "config.json").read_text())["diagnostics"]
+    check = record["fixed_theta_check"]
+    assert (check["steps"], check["num"], check["seed"], check["size"]) == (4, 2, 1, [64, 64])
+    assert set(check["warnings"]) <= set(record["warnings"])
+    assert (check["relative_gap"] > 0.1) == any("misses F(x0)" in w for w in check["warnings"])
+    assert main(["sample", str(learned / "model.npz"), "--out-dir", str(tmp_path / "s"),
+                 "--num", "2", "--steps", "4", "--seed", "1", "--no-progress"]) == 0
+    again = json.loads((tmp_path / "s" / "diagnostics.json").read_text())
+    for key in ("relative_gap", "relative_gap_per_layer", "stein_ratio", "warnings"):
+        assert again[key] == check[key], key
+    assert main(["synthesize", str(learned / "exemplar.png"), "--out-dir",
+                 str(tmp_path / "bad"), "--check-steps", "-1"]) == 2
 
 
 def test_sample_at_another_size_with_seeds(learned, tmp_path, capsys):
@@ -63,7 +80,11 @@ def test_sample_at_another_size_with_seeds(learned, tmp_path, capsys):
     assert 0.5 < diag["mala_acceptance_rate"] <= 1 and diag["size"] == [128, 128]
     assert "mala_acceptance_rate" not in json.loads((tmp_path / "a" / "diagnostics.json")
                                                     .read_text())
-    assert "relative feature gap" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "relative feature gap" in captured.out
+    warned = [json.loads((tmp_path / d / "diagnostics.json").read_text())["warnings"]
+              for d in "abc"]
+    assert captured.err.count("warning: ") == sum(map(len, warned))
 
 
 def test_tampered_or_mismatched_models_are_refused(learned, tmp_path, capsys):
