@@ -271,8 +271,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(json.dumps({name: results[name]}, indent=1), flush=True)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     record = {"command": "python scripts/equilibrium_check.py " + " ".join(
-        f"--{k.replace('_', '-')} {_render(v)}"
-        for k, v in vars(args).items() if v is not None and v != [] and v != {}),
+        f"--{k.replace('_', '-')}" + ("" if v is True else f" {_render(v)}")
+        for k, v in vars(args).items()
+        if v is not None and v is not False and v != [] and v != {}),
         "machine": _machine(),
         "jax": jax.__version__, "backend": jax.default_backend(),
         "total_seconds": time.perf_counter() - t0, "results": results}

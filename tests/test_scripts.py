@@ -88,6 +88,8 @@ def test_equilibrium_check_quick_smoke_run(tmp_path, capsys):
     record = json.loads((out / "results.json").read_text())
     wood = record["results"]["wood"]
     assert wood["config"]["inner_steps"] == 2 and "--set inner_steps=2" in record["command"]
+    assert " --quick" in record["command"] and "--seed 0" in record["command"]
+    assert "False" not in record["command"]
     for key in ("at_adsn_starts", "learning_end_theta_bar", "learning_end_theta_last"):
         assert wood[key]["grad_norm"] > 0 and abs(wood[key]["stein_ratio"]) < 1e9
     for key in ("fixed_theta_fresh", "fixed_theta_warm"):
