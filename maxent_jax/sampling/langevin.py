@@ -58,7 +58,10 @@ __all__ = [
     "exact_potential_for",
     "in_float64",
     "metropolis",
+    "mala_accept",
     "mala_init",
+    "mala_log_proposal",
+    "mala_proposal",
     "mala_step",
 ]
 
@@ -171,7 +174,7 @@ def mala_init(position: Array, potential_fn: PotentialFn,
     return MALAState(position, hi, grad, aux, lo)
 
 
-def _log_proposal(x_to: Array, x_from: Array, grad_from: Array, step_size: Array) -> Array:
+def mala_log_proposal(x_to: Array, x_from: Array, grad_from: Array, step_size: Array) -> Array:
     """log q(x_to | x_from) up to a constant, q = N(x_from - gamma grad U(x_from), 2 gamma I)."""
     return -jnp.sum((x_to - x_from + step_size * grad_from) ** 2) / (4.0 * step_size)
 
@@ -182,31 +185,44 @@ def metropolis(key: Array, state: MALAState, position: Array, potential_fn: Pote
     """Accept the proposal ``position`` y from ``state`` (x) with probability
     min(1, exp(U(x) - U(y) + log q(x | y) - log q(y | x))), ``log_q(x_to, x_from,
     grad_from, gamma)`` the proposal's log-density up to a constant: evaluates U,
-    grad U (and U in float64 with ``exact_potential``) at y; the ratio is formed in float64
-    when the state carries a residual (see the module docstring)."""
-    y = position
-    (u_y, aux_y), grad_y = jax.value_and_grad(potential_fn, has_aux=True)(y)
-    x = state.position
+    grad U (and U in float64 with ``exact_potential``) at y (:func:`mala_init`), then
+    :func:`mala_accept`."""
+    if state.potential_residual is None and exact_potential is not None:
+        raise ValueError("exact_potential given, but the state was initialised without it")
+    if state.potential_residual is not None and exact_potential is None:
+        raise ValueError("the state carries a float64 energy: pass its exact_potential")
+    return mala_accept(key, state, mala_init(position, potential_fn, exact_potential), log_q,
+                       step_size)
+
+
+def mala_accept(key: Array, state: MALAState, proposal: MALAState,
+                log_q: Callable[..., Array], step_size: Array) -> tuple[MALAState, MALAInfo]:
+    """The accept/reject step of :func:`metropolis`, given the proposal's state (U, grad U
+    and, with a float64 energy, its residual, as :func:`mala_init` makes them); the ratio is
+    formed in float64 when the states carry residuals (see the module docstring)."""
+    x, y = state.position, proposal.position
     if state.potential_residual is None:
-        if exact_potential is not None:
-            raise ValueError("exact_potential given, but the state was initialised without it")
-        proposal = MALAState(y, u_y, grad_y, aux_y)
-        log_ratio = (state.potential - u_y + log_q(x, y, grad_y, step_size)
+        log_ratio = (state.potential - proposal.potential
+                     + log_q(x, y, proposal.grad, step_size)
                      - log_q(y, x, state.grad, step_size))
     else:
-        if exact_potential is None:
-            raise ValueError("the state carries a float64 energy: pass its exact_potential")
-        hi_y, lo_y = exact_potential(y)
-        proposal = MALAState(y, hi_y, grad_y, aux_y, lo_y)
         log_ratio = in_float64(
             lambda hx, lx, hy, ly, x, y, gx, gy, s: ((hx - hy) + (lx - ly) + log_q(x, y, gy, s)
                                                      - log_q(y, x, gx, s)),
-            state.potential, state.potential_residual, hi_y, lo_y,
-            x, y, state.grad, grad_y, step_size)
+            state.potential, state.potential_residual, proposal.potential,
+            proposal.potential_residual, x, y, state.grad, proposal.grad, step_size)
     rate = jnp.minimum(1.0, jnp.exp(jnp.nan_to_num(log_ratio, nan=-jnp.inf)))
     accept = jax.random.uniform(key) < rate
     new = jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), proposal, state)
     return new, MALAInfo(rate, accept)
+
+
+def mala_proposal(key: Array, state: MALAState, step_size: Array) -> Array:
+    """MALA's proposal y = x - gamma grad U(x) + sqrt(2 gamma) Z, Z ~ N(0, I) drawn from
+    ``key`` (``step_size`` in the position's dtype)."""
+    x = state.position
+    return (x - step_size * state.grad
+            + jnp.sqrt(2.0 * step_size) * jax.random.normal(key, x.shape, x.dtype))
 
 
 def mala_step(key: Array, state: MALAState, potential_fn: PotentialFn,
@@ -215,9 +231,7 @@ def mala_step(key: Array, state: MALAState, potential_fn: PotentialFn,
     """One Metropolis-adjusted Langevin move (``exact_potential``: the one the state was
     initialised with, or None)."""
     key_move, key_accept = jax.random.split(key)
-    x = state.position
-    step_size = jnp.asarray(step_size, x.dtype)
-    y = (x - step_size * state.grad
-         + jnp.sqrt(2.0 * step_size) * jax.random.normal(key_move, x.shape, x.dtype))
-    return metropolis(key_accept, state, y, potential_fn, _log_proposal, step_size,
+    step_size = jnp.asarray(step_size, state.position.dtype)
+    y = mala_proposal(key_move, state, step_size)
+    return metropolis(key_accept, state, y, potential_fn, mala_log_proposal, step_size,
                       exact_potential)

@@ -60,7 +60,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from maxent_jax.sampling.langevin import (ExactPotentialFn, MALAInfo, MALAState, PotentialFn,
-                                          ULAInfo, ULAState, mala_step, metropolis, ula_step)
+                                          ULAInfo, ULAState, mala_log_proposal, mala_proposal,
+                                          mala_step, metropolis, ula_step)
 from maxent_jax.sampling.stein import stein_statistic
 
 __all__ = [
@@ -75,6 +76,8 @@ __all__ = [
     "apply_inverse",
     "pula_step",
     "pmala_step",
+    "pmala_proposal",
+    "mala_proposal_parts",
     "langevin_steps",
 ]
 
@@ -235,14 +238,32 @@ def pmala_step(key: Array, state: MALAState, potential_fn: PotentialFn,
     :func:`~maxent_jax.sampling.langevin.mala_init`; keys and ``exact_potential`` as in
     ``mala_step``)."""
     key_move, key_accept = jax.random.split(key)
-    x = state.position
-    step_size = jnp.asarray(step_size, x.dtype)
-    noise = jax.random.normal(key_move, x.shape, x.dtype)
-    y = (x - step_size * apply(precond, state.grad)
-         + jnp.sqrt(2.0 * step_size) * apply_sqrt(precond, noise))
+    step_size = jnp.asarray(step_size, state.position.dtype)
+    y = pmala_proposal(key_move, state, step_size, precond)
     return metropolis(key_accept, state, y, potential_fn,
                       functools.partial(_log_proposal, precond=precond), step_size,
                       exact_potential)
+
+
+def pmala_proposal(key: Array, state: MALAState, step_size: Array,
+                   precond: Preconditioner) -> Array:
+    """The preconditioned proposal y = x - gamma M grad U(x) + sqrt(2 gamma) M^{1/2} Z
+    (``step_size`` in the position's dtype)."""
+    x = state.position
+    noise = jax.random.normal(key, x.shape, x.dtype)
+    return (x - step_size * apply(precond, state.grad)
+            + jnp.sqrt(2.0 * step_size) * apply_sqrt(precond, noise))
+
+
+def mala_proposal_parts(precond: Preconditioner | None) -> tuple[Callable, Callable]:
+    """MALA's proposal ``(key, state, step_size) -> y`` and its log-density ``log_q(x_to,
+    x_from, grad_from, step_size)`` (up to a constant), plain for None, preconditioned by M
+    = ``precond`` otherwise: the two halves of the MALA step that
+    :func:`maxent_jax.sampling.soul.probe_acceptance` takes apart."""
+    if precond is None:
+        return mala_proposal, mala_log_proposal
+    return (functools.partial(pmala_proposal, precond=precond),
+            functools.partial(_log_proposal, precond=precond))
 
 
 def langevin_steps(precond: Preconditioner | None) -> tuple[Callable, Callable]:

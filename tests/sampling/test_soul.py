@@ -142,3 +142,54 @@ def test_schedule_conditions_and_stages():
     st = stages(100, 2, 0.5)
     assert sum(n for n, _ in st) == 100
     assert [m for _, m in st] == sorted({m for _, m in st})
+
+
+def test_probe_equals_one_mala_step_from_mala_init():
+    """The probe evaluates x and y in one two-step scan (one compiled network pass); it must
+    give what ``mala_step(mala_init(x))`` gives with the same keys: the same proposal, and
+    the same acceptance up to float rounding, plain and preconditioned, with float32 and
+    float64 energies. gamma is chosen for each so that the acceptance is far from 0 and 1."""
+    from maxent_jax.sampling.langevin import exact_potential_for, mala_init
+    from maxent_jax.sampling.preconditioned import langevin_steps, spectrum_preconditioner
+    from maxent_jax.sampling.soul import probe_acceptance
+
+    def potential(x):  # non-quadratic, in the dtype of x (float64 for the exact energy)
+        u = jnp.sum(x**2) + 0.5 * jnp.sum(jnp.cos(3.0 * x)) + 0.1 * jnp.sum(x**4)
+        return u, jnp.stack([jnp.mean(x), jnp.mean(x**2)])
+
+    positions = jax.random.normal(jax.random.key(1), (3, 8, 8, 1))
+    exemplar = jax.random.uniform(jax.random.key(2), (8, 8, 1))
+    key = jax.random.key(3)
+    for precond, gamma in ((None, 0.3), (spectrum_preconditioner(exemplar, (8, 8)), 0.18)):
+        for energy in ("float32", "float64"):
+            exact = exact_potential_for(potential, energy)
+            step = langevin_steps(precond)[1]
+            rates = [step(k, mala_init(x, potential, exact), potential, gamma,
+                          exact_potential=exact)[1].acceptance_rate
+                     for k, x in zip(jax.random.split(key, 3), positions)]
+            reference = float(np.mean(rates))
+            probe = float(probe_acceptance(key, positions, potential, gamma, precond, energy))
+            assert 0.2 < reference < 0.8, reference
+            # float32 rounding of the log-ratio (energies about 100) moves the rate by ~1e-6;
+            # another key or proposal would move it by 0.1 or more
+            assert abs(probe - reference) < 2e-5, (precond is None, energy, probe, reference)
+
+
+def test_the_probe_leaves_the_chains_and_theta_bit_identical():
+    """``probe_every`` only adds a diagnostic: with a probe every 2 steps (float64 energies)
+    the jitted run's chains and theta equal those of the run without one, bit for bit, and
+    the probe's values are acceptance rates on the probe steps and NaN elsewhere."""
+    energy = macrocanonical_energy(lambda x: jnp.tanh(x).ravel(), jnp.full(8, 0.1), eps=1.0)
+    opt = optax.sgd(0.05)
+    init = soul_init(jax.random.normal(jax.random.key(4), (3, 2, 4)), jnp.zeros(8), opt)
+
+    def run(probe_every):
+        return jax.jit(lambda k, s: soul_run(k, s, energy, 6, optimizer=opt,
+                                             step_size=constant(0.05),
+                                             probe_every=probe_every))(jax.random.key(1), init)
+
+    (plain, _), (probed, info) = run(0), run(2)
+    np.testing.assert_array_equal(np.asarray(plain.positions), np.asarray(probed.positions))
+    np.testing.assert_array_equal(np.asarray(plain.theta), np.asarray(probed.theta))
+    rates = np.asarray(info.probe_acceptance)
+    assert np.all((rates[::2] > 0) & (rates[::2] <= 1)) and np.all(np.isnan(rates[1::2]))
