@@ -86,6 +86,12 @@ def stein_ratio(trace: Mapping[str, np.ndarray]) -> float | None:
     return float(np.mean(values[len(values) - max(len(values) // 4, 1):]))
 
 
+def _off_equilibrium(stein: float | None) -> bool:
+    """Stein's ratio known and off its equilibrium value 1 by more than the threshold (NaN
+    counts as off)."""
+    return stein is not None and not abs(stein - 1.0) <= THRESHOLDS["stein_ratio"]
+
+
 def warnings(trace: Mapping[str, np.ndarray]) -> list[str]:
     """One line per failed check of the module docstring (empty: none failed)."""
     out: list[str] = []
@@ -112,7 +118,7 @@ def warnings(trace: Mapping[str, np.ndarray]) -> list[str]:
         out.append(f"MALA accepts {probe[-1]:.2f} of probe moves at this gamma: ULA's bias may "
                    "be large; lower --gamma or use --sampler mala")
     stein = stein_ratio(trace)
-    if stein is not None and not abs(stein - 1.0) <= THRESHOLDS["stein_ratio"]:
+    if _off_equilibrium(stein):
         out.append(f"the chains are not at equilibrium: Stein's ratio <X - mean X, grad U(X)> / "
                    f"(d - C) is {stein:.3g} over the last quarter (1 under Pi_theta); the samples "
                    "are not yet draws of the model at this theta (docs/fidelity.md)")
@@ -134,7 +140,7 @@ def fixed_theta_warnings(relative_gap: float, stein: float | None, steps: int) -
                    "briefly, or a learning run whose chains were not at equilibrium) or these "
                    "chains are not at equilibrium yet; do not publish them as draws of a model "
                    "of the exemplar (docs/fidelity.md)")
-    if stein is not None and not abs(stein - 1.0) <= THRESHOLDS["stein_ratio"]:
+    if _off_equilibrium(stein):
         out.append(f"the chains are not at equilibrium: Stein's ratio is {stein:.3g} over the "
                    f"last half of the steps (1 under Pi_theta)")
     return out
