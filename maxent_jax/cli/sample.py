@@ -8,7 +8,9 @@ spectrum of the exemplar's ADSN model). Writes ``sample_000.png`` ..., ``samples
 ``(N, H, W, 3)``, [0, 1] units, unclipped) and ``diagnostics.json`` (relative feature gap of
 the samples' average over the last half of the steps, per layer too, Stein's ratio over
 the same steps, 1 when the chains are at equilibrium, and the MALA acceptance rate with
-``--sampler mala``). See :mod:`maxent_jax.tasks.sample`.
+``--sampler mala``) and ``trace.npz`` (per step: energy, feature gap, the running gap of the
+last half so far, Stein's ratio, acceptance; :class:`maxent_jax.tasks.sample.SampleResult`).
+See :mod:`maxent_jax.tasks.sample`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import numpy as np
 
 from maxent_jax.cli._common import (add_output_arguments, add_weights_argument, check_out_dir,
                                     check_run_memory, check_seed, clear_out_dir, save_images,
-                                    save_json, save_samples_npy, start_distributed)
+                                    save_json, save_npz, save_samples_npy,
+                                    start_distributed)
 
 __all__ = ["add_parser", "run"]
 
@@ -130,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
     paths.append(save_samples_npy(args.out_dir, result.samples))
     diagnostics = {**result.diagnostics, "model": str(args.model), "seconds": seconds}
     paths.append(save_json(args.out_dir / "diagnostics.json", diagnostics))
+    paths.append(save_npz(args.out_dir / "trace.npz", result.trace))
     extra = (f", MALA acceptance {diagnostics['mala_acceptance_rate']:.3f}"
              if "mala_acceptance_rate" in diagnostics else "")
     print(f"{args.num} samples of {size[0]}x{size[1]} after {args.steps} steps: relative "

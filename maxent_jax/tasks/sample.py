@@ -40,14 +40,20 @@ from maxent_jax.sampling.scan import scan_steps
 from maxent_jax.sampling.soul import block_norms
 from maxent_jax.tasks.starts import adsn_starts
 
-__all__ = ["SampleResult", "sample_model", "sample_diagnostics"]
+__all__ = ["SampleResult", "sample_model", "sample_diagnostics", "running_relative_gap"]
 
 Array = jax.Array
 CADENCE = 50
 
 
 class SampleResult(NamedTuple):
-    """Samples ``(N, H, W, C)`` (last iterates, unclipped), per-step trace, diagnostics."""
+    """Samples ``(N, H, W, C)`` (last iterates, unclipped), per-step trace, diagnostics.
+
+    The trace (``trace.npz`` of ``maxent-jax sample``), one entry per step k, at the
+    positions the step starts from: ``energy`` (chains' mean of U), ``gap`` (chains' mean of
+    F - F(x0)), ``relative_gap`` (its norm over ||F(x0)||), ``running_relative_gap``
+    (:func:`running_relative_gap`), ``stein_ratio``, ``acceptance`` (MALA; 1 for ULA) and
+    ``iteration`` (k, from 1)."""
 
     samples: np.ndarray
     trace: dict[str, np.ndarray]
@@ -86,6 +92,18 @@ def _programs(statics: _Statics) -> tuple[Callable, Callable]:
         return scan_steps(kernel.step, key, state, statics.cadence, stop)
 
     return jax.jit(init), jax.jit(run)
+
+
+def running_relative_gap(gaps: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per step k = 1 .. K: ``||mean_{k/2 <= i < k} gap_i|| / ||F(x0)||``, the relative gap
+    of the chains' average of F over the last half of the first k steps (``gaps``: the
+    chains' mean of F - F(x0) per step, ``(K, p)``); its last entry is the diagnostics'
+    ``relative_gap``."""
+    gaps = np.asarray(gaps, np.float64)
+    sums = np.concatenate([np.zeros((1, gaps.shape[1])), np.cumsum(gaps, axis=0)])
+    k = np.arange(1, len(gaps) + 1)
+    means = (sums[k] - sums[k // 2]) / (k - k // 2)[:, None]
+    return np.linalg.norm(means, axis=1) / np.linalg.norm(np.asarray(target, np.float64))
 
 
 def sample_diagnostics(gaps: np.ndarray, acceptance: np.ndarray, target: np.ndarray,
@@ -177,6 +195,10 @@ def sample_model(model: MaxEntModel, backbone: Backbone, *, size: Optional[Seque
     result = drive(lambda s, stop, m: run(backbone, arrays, run_key, s, stop), state,
                    chunk_plan(steps, cadence, 1), ChainsInfo, progress=progress, desc="sample")
     trace = stack_infos(result.infos)
+    trace["iteration"] = np.arange(1, steps + 1)
+    trace["relative_gap"] = (np.linalg.norm(trace["gap"], axis=1)
+                             / np.linalg.norm(model.target)).astype(np.float32)
+    trace["running_relative_gap"] = running_relative_gap(trace["gap"], model.target)
     diagnostics = sample_diagnostics(trace["gap"], trace["acceptance"], model.target,
                                      backbone.block_sizes(), backbone.block_names(), sampler,
                                      trace["stein_ratio"])

@@ -73,8 +73,18 @@ def test_sample_at_another_size_with_seeds(learned, tmp_path, capsys):
     assert not np.array_equal(a[0], a[1])
     for d in "abc":
         names = sorted(p.name for p in (tmp_path / d).iterdir())
-        assert names == ["diagnostics.json", "sample_000.png", "sample_001.png", "samples.npy"]
+        assert names == ["diagnostics.json", "sample_000.png", "sample_001.png", "samples.npy",
+                         "trace.npz"]
     diag = json.loads((tmp_path / "c" / "diagnostics.json").read_text())
+    with np.load(tmp_path / "c" / "trace.npz") as trace:  # the per-step record of the run
+        steps = len(trace["iteration"])
+        assert trace["gap"].shape[0] == steps and steps == len(trace["stein_ratio"])
+        np.testing.assert_allclose(trace["running_relative_gap"][-1], diag["relative_gap"],
+                                   rtol=1e-5)
+        np.testing.assert_allclose(trace["running_relative_gap"][0], trace["relative_gap"][0],
+                                   rtol=1e-5)  # k = 1: the first step's gap alone
+        np.testing.assert_allclose(np.mean(trace["acceptance"][steps // 2:]),
+                                   diag["mala_acceptance_rate"], rtol=1e-6)
     assert 0 <= diag["relative_gap"] < 1 and set(diag["relative_gap_per_layer"]) == set(
         LAYERS.split(","))
     assert 0.5 < diag["mala_acceptance_rate"] <= 1 and diag["size"] == [128, 128]
@@ -154,3 +164,13 @@ def test_sample_continues_the_learning_chains_from_starts(learned, tmp_path, cap
         err = capsys.readouterr().err
         assert words in err and len(err.strip().splitlines()) == 1, err
         assert not target.exists()
+
+
+def test_running_relative_gap_is_the_gap_of_the_last_half_so_far():
+    from maxent_jax.tasks.sample import running_relative_gap
+    rng = np.random.default_rng(0)
+    gaps, target = rng.normal(size=(7, 3)), rng.normal(size=3)
+    got = running_relative_gap(gaps, target)
+    for k in range(1, 8):
+        expected = np.linalg.norm(gaps[k // 2:k].mean(0)) / np.linalg.norm(target)
+        np.testing.assert_allclose(got[k - 1], expected, rtol=1e-12)
