@@ -56,7 +56,7 @@ import numpy as np
 from maxent_jax.exemplars import load_exemplar
 from maxent_jax.model import save_model
 from maxent_jax.nn.backbone import load_network, prepare_backbone
-from maxent_jax.run.diagnostics import theta_change
+from maxent_jax.run.diagnostics import running_gap, theta_change
 from maxent_jax.sampling.energy import macrocanonical_energy
 from maxent_jax.sampling.stein import stein_ratio
 from maxent_jax.tasks.sample import sample_model
@@ -85,12 +85,10 @@ def stein_at(backbone, model, theta: np.ndarray, positions: np.ndarray) -> dict[
 
 
 def running_gaps(gaps: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    """Relative gap of the mean of the per-step gaps over (k/2, k], at the MARKS <= len."""
-    out = {}
-    for k in MARKS:
-        if k <= len(gaps):
-            out[str(k)] = float(np.linalg.norm(gaps[k // 2:k].mean(0)) / np.linalg.norm(target))
-    return out
+    """Relative gap of the mean of the per-step gaps over [k/2, k), at the MARKS <= len
+    (:func:`maxent_jax.run.diagnostics.running_gap`)."""
+    running = running_gap(gaps, float(np.linalg.norm(target)))
+    return {str(k): float(running[k - 1]) for k in MARKS if k <= len(gaps)}
 
 
 def learning_history(trace: dict[str, np.ndarray]) -> dict[str, Any]:

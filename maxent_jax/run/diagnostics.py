@@ -56,19 +56,27 @@ def trace_diagnostics(trace: Mapping[str, np.ndarray], target_norm: float
     if not {"theta", "gap", "feature_spread"} <= set(trace) or len(trace["theta"]) == 0:
         return {}
     theta = np.asarray(trace["theta"], np.float64)
-    gap = np.asarray(trace["gap"], np.float64)
     n = len(theta)
     theta_bar = theta[n // 2:].mean(0)
-    cumulative = np.concatenate([np.zeros((1, gap.shape[1])), np.cumsum(gap, axis=0)])
-    ends = np.arange(1, n + 1)
-    starts = ends // 2
-    windows = (cumulative[ends] - cumulative[starts]) / (ends - starts)[:, None]
     norm = max(float(target_norm), 1e-30)
     return {
         "theta_distance": np.linalg.norm(theta - theta_bar, axis=1),
-        "running_average_gap": np.linalg.norm(windows, axis=1) / norm,
+        "running_average_gap": running_gap(trace["gap"], norm),
         "relative_feature_std": np.sqrt(np.maximum(trace["feature_spread"], 0.0)) / norm,
     }
+
+
+def running_gap(gap: np.ndarray, target_norm: float) -> np.ndarray:
+    """Entry k - 1 (k = 1 .. n): ``||mean_{k//2 <= j < k} gap_j|| / target_norm``, the
+    relative gap of the average of the per-step gaps ``(n, p)`` over the last half of the
+    first k steps (the theta steps' inputs of a SOUL run, or the chains' means of
+    F - F(x0) at fixed theta)."""
+    gap = np.asarray(gap, np.float64)
+    cumulative = np.concatenate([np.zeros((1, gap.shape[1])), np.cumsum(gap, axis=0)])
+    ends = np.arange(1, len(gap) + 1)
+    starts = ends // 2
+    windows = (cumulative[ends] - cumulative[starts]) / (ends - starts)[:, None]
+    return np.linalg.norm(windows, axis=1) / target_norm
 
 
 def theta_change(theta_norms: np.ndarray) -> float:

@@ -42,6 +42,7 @@ __all__ = ["TaskRun", "default_devices", "soul_trace", "run_soul_task", "run_ide
            "chunk_program"]
 
 EnergyBuilder = Callable[..., EnergyFn]
+RestartBuilder = Callable[..., Callable[[jax.Array], jax.Array]]  # (config, *args) -> key -> X
 
 
 class TaskRun(NamedTuple):
@@ -87,30 +88,41 @@ def soul_trace(infos: Sequence[SOULInfo], target_norms: np.ndarray,
 
 
 @functools.lru_cache(maxsize=16)
-def _runner(config: SOULConfig, build: EnergyBuilder, estimator: str = "path") -> Callable:
+def _runner(config: SOULConfig, build: EnergyBuilder, estimator: str = "path",
+            restart: Optional[RestartBuilder] = None) -> Callable:
     """jitted ``(backbone, args, key, state, stop, m, precond=None) -> (state, info)`` for
     ``config.checkpoint_every`` steps (a shorter chunk stops early: no second program);
-    ``precond``: the Langevin preconditioner, or None."""
+    ``precond``: the Langevin preconditioner, or None. With ``config.restart_every`` R > 0,
+    ``restart(config, *args)`` gives the kernel its fresh draws; restarts stop R steps before
+    the end, so every final chain has run at least R steps."""
     options = config.soul_options()
+    every = restart_every(config)
 
     def run(backbone, args, key, state, stop, num_inner, precond=None):
         energy = build(config, backbone, *args)
+        extra = dict(restart_every=every, restart=restart(config, *args),
+                     restart_until=config.iterations - every) if every else {}
         kernel = soul(energy, num_inner=num_inner, block_sizes=backbone.block_sizes(),
-                      estimator=estimator, precond=precond, **options)
+                      estimator=estimator, precond=precond, **options, **extra)
         return scan_steps(kernel.step, key, state, config.checkpoint_every, stop)
 
     return jax.jit(run, static_argnums=5)
 
 
-def chunk_program(config: SOULConfig, build: EnergyBuilder, estimator: str = "path"
-                  ) -> Callable:
+def restart_every(config: SOULConfig) -> int:
+    """R of the chains' restarts (``restart_every`` of the task's config; 0: none)."""
+    return int(getattr(config, "restart_every", 0) or 0)
+
+
+def chunk_program(config: SOULConfig, build: EnergyBuilder, estimator: str = "path",
+                  restart: Optional[RestartBuilder] = None) -> Callable:
     """The cached chunk program of ``config``: settings that do not enter it (the seed; the
-    number of iterations when nothing is averaged) are normalised first, so a study over
-    seeds or run lengths compiles once."""
+    number of iterations when nothing is averaged and no chain restarts) are normalised
+    first, so a study over seeds or run lengths compiles once."""
     key = dataclasses.replace(config, seed=0)
-    if not config.average_last:
+    if not config.average_last and not restart_every(config):
         key = dataclasses.replace(key, iterations=1)
-    return _runner(key, build, estimator)
+    return _runner(key, build, estimator, restart if restart_every(config) else None)
 
 
 def _postfix(target_norms: np.ndarray) -> Callable[[SOULInfo], dict[str, str]]:
@@ -127,7 +139,8 @@ def run_soul_task(config: SOULConfig, backbone: Backbone, build: EnergyBuilder,
                   devices: Optional[int] = None, desc: str = "SOUL",
                   monitor: Optional[Callable[[Backbone, tuple, SOULState], Any]] = None,
                   allow_step_change: bool = False, estimator: str = "path",
-                  precond: Optional[Preconditioner] = None) -> TaskRun:
+                  precond: Optional[Preconditioner] = None,
+                  restart: Optional[RestartBuilder] = None) -> TaskRun:
     """Run SOUL for ``config.iterations`` outer steps (see the module docstring).
 
     ``args``: the arrays ``build`` needs besides the backbone (replicated on the devices).
@@ -136,8 +149,12 @@ def run_soul_task(config: SOULConfig, backbone: Backbone, build: EnergyBuilder,
     ``allow_step_change``: on resume, gamma and delta may differ from the checkpoint's.
     ``estimator``: of E[F] in the theta step (:func:`maxent_jax.sampling.soul.soul`).
     ``precond``: the Langevin preconditioner M, required when ``config.precondition`` is
-    not ``"none"`` and refused otherwise.
+    not ``"none"`` and refused otherwise. ``restart``: a module-level ``(config, *args) ->
+    (key -> (C, H, W, ch) fresh positions)``, required when the config restarts chains.
     """
+    if restart_every(config) and restart is None:
+        raise ValueError(f"restart-every {restart_every(config)}: {desc} cannot restart "
+                         f"its chains")
     if config.precondition == "none" and precond is not None:
         raise ValueError("a preconditioner was given but config.precondition is 'none'")
     if config.precondition != "none" and precond is None:
@@ -150,7 +167,7 @@ def run_soul_task(config: SOULConfig, backbone: Backbone, build: EnergyBuilder,
     state = shard_state(soul_init(positions, jnp.zeros(backbone.dim),
                                   config.theta_optimizer()), mesh)
     target_norms = np.asarray(block_norms(target, backbone.block_sizes()))
-    runner = chunk_program(config, build, estimator)
+    runner = chunk_program(config, build, estimator, restart)
     ignore = ("config.iterations",) + (("config.gamma", "config.delta")
                                        if allow_step_change else ())
     ckpt = Checkpointing(checkpoint_path(out_dir), identity, write=checkpoint, resume=resume,

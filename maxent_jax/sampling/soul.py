@@ -52,11 +52,13 @@ __all__ = [
     "block_norms",
     "chain_correlation",
     "probe_acceptance",
+    "restart_due",
 ]
 
 Array = jax.Array
 Projection = Callable[[Array], Array]
 _PROBE = 0x70726F62  # fold_in(key, i) equals split(key, n)[i]: a data value no sweep reaches
+_RESTART = 0x72657374  # the restarts' draws, likewise apart from the sweep's and the probe's
 
 
 class SOULState(NamedTuple):
@@ -197,6 +199,15 @@ def probe_acceptance(key: Array, positions: Array, potential: Callable, gamma: A
     return rates.mean()
 
 
+def restart_due(step: Array, chains: int, every: int, until: int) -> Array:
+    """Which chains restart after outer step n = ``step``: chain c when
+    ``(n + 1 + floor(c every / C)) % every == 0`` and n + 1 <= ``until``. The offsets stagger
+    the restarts, so that after the first cycle the chains' ages (steps since their last
+    start) are spread over 1 .. ``every``; no chain restarts after step ``until``."""
+    offsets = (jnp.arange(chains) * every) // chains
+    return ((step + 1 + offsets) % every == 0) & (step + 1 <= until)
+
+
 def _update_average(state: SOULState, positions: Array, average_from: int) -> tuple[Array, Array]:
     """Running mean of the end-of-step positions over outer steps n >= average_from."""
     use = state.step >= average_from
@@ -216,7 +227,9 @@ def soul(energy_fn: EnergyFn, optimizer: optax.GradientTransformation, step_size
          num_inner: int = 1, projection: Projection | None = None,
          average_from: int = 2**30, block_sizes: Sequence[int] | None = None,
          sampler: str = "ula", estimator: str = "path", probe_every: int = 0,
-         precond: Preconditioner | None = None, mala_energy: str = "float64") -> SOULKernel:
+         precond: Preconditioner | None = None, mala_energy: str = "float64",
+         restart_every: int = 0, restart_until: int = 2**30,
+         restart: Callable[[Array], Array] | None = None) -> SOULKernel:
     """The SOUL kernel of the module docstring, as a blackjax-style ``(init, step)`` pair.
 
     ``energy_fn(theta, x) -> (U_theta(x), F(x) - F(x0))``; ``optimizer`` the theta step (an
@@ -233,11 +246,20 @@ def soul(energy_fn: EnergyFn, optimizer: optax.GradientTransformation, step_size
     are preconditioned by M (:mod:`maxent_jax.sampling.preconditioned`); None: plain.
     ``mala_energy``: ``"float64"`` (exact ratio) or ``"float32"``, for MALA and the probe
     (:mod:`maxent_jax.sampling.langevin`).
+
+    ``restart_every`` R > 0 (a departure from the seed, off by default): after the theta step
+    of outer step n, the chains that :func:`restart_due` names (staggered: about C/R chains
+    per step, each every R steps, none after step ``restart_until``) are replaced by fresh
+    draws ``restart(key)`` (``(C, H, W, ch)``, e.g. new ADSN starts), so that theta is
+    learned from chains of every age from 1 to R steps instead of from C persistent chains.
+    The restart happens after F of the step has been taken, so the theta step is unchanged.
     """
     if sampler not in ("ula", "mala"):
         raise ValueError(f"sampler must be 'ula' or 'mala', got {sampler!r}")
     if estimator not in ("path", "last"):
         raise ValueError(f"estimator must be 'path' or 'last', got {estimator!r}")
+    if restart_every and restart is None:
+        raise ValueError("restart_every > 0 needs a restart function (key -> positions)")
 
     def init(positions: Array, theta: Array) -> SOULState:
         return soul_init(positions, theta, optimizer)
@@ -268,11 +290,17 @@ def soul(energy_fn: EnergyFn, optimizer: optax.GradientTransformation, step_size
         unprojected = optax.apply_updates(state.theta, updates)
         theta = unprojected if projection is None else projection(unprojected)
         moved = jnp.any(theta != unprojected).astype(jnp.float32)
+        correlation = chain_correlation(positions)
         average, count = _update_average(state, positions, average_from)
+        if restart_every:
+            due = restart_due(state.step, positions.shape[0], restart_every, restart_until)
+            fresh = restart(jax.random.fold_in(key, _RESTART)).astype(positions.dtype)
+            positions = jnp.where(due.reshape((-1,) + (1,) * (positions.ndim - 1)), fresh,
+                                  positions)
         new = SOULState(positions, theta, opt_state, state.step + 1, average, count)
         info = SOULInfo(jnp.linalg.norm(theta), block_norms(mean_gap, block_sizes), energy,
                         jnp.asarray(gamma, jnp.float32), theta, rate, mean_gap,
-                        jnp.maximum(spread, 0.0), chain_correlation(positions), moved,
+                        jnp.maximum(spread, 0.0), correlation, moved,
                         jnp.asarray(probe, jnp.float32), stein)
         return new, info
 

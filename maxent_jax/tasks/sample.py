@@ -29,7 +29,7 @@ import numpy as np
 from maxent_jax.model import MaxEntModel
 from maxent_jax.nn.backbone import Backbone, check_image_size
 from maxent_jax.run.checkpoint import stack_infos, to_host
-from maxent_jax.run.diagnostics import fixed_theta_warnings
+from maxent_jax.run.diagnostics import fixed_theta_warnings, running_gap
 from maxent_jax.run.driver import drive
 from maxent_jax.run.parallel import AXIS, chain_mesh, check_chains, replicate
 from maxent_jax.run.settings import chunk_plan
@@ -40,7 +40,7 @@ from maxent_jax.sampling.scan import scan_steps
 from maxent_jax.sampling.soul import block_norms
 from maxent_jax.tasks.starts import adsn_starts
 
-__all__ = ["SampleResult", "sample_model", "sample_diagnostics", "running_relative_gap"]
+__all__ = ["SampleResult", "sample_model", "sample_diagnostics"]
 
 Array = jax.Array
 CADENCE = 50
@@ -92,18 +92,6 @@ def _programs(statics: _Statics) -> tuple[Callable, Callable]:
         return scan_steps(kernel.step, key, state, statics.cadence, stop)
 
     return jax.jit(init), jax.jit(run)
-
-
-def running_relative_gap(gaps: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Per step k = 1 .. K: ``||mean_{k/2 <= i < k} gap_i|| / ||F(x0)||``, the relative gap
-    of the chains' average of F over the last half of the first k steps (``gaps``: the
-    chains' mean of F - F(x0) per step, ``(K, p)``); its last entry is the diagnostics'
-    ``relative_gap``."""
-    gaps = np.asarray(gaps, np.float64)
-    sums = np.concatenate([np.zeros((1, gaps.shape[1])), np.cumsum(gaps, axis=0)])
-    k = np.arange(1, len(gaps) + 1)
-    means = (sums[k] - sums[k // 2]) / (k - k // 2)[:, None]
-    return np.linalg.norm(means, axis=1) / np.linalg.norm(np.asarray(target, np.float64))
 
 
 def sample_diagnostics(gaps: np.ndarray, acceptance: np.ndarray, target: np.ndarray,
@@ -198,7 +186,7 @@ def sample_model(model: MaxEntModel, backbone: Backbone, *, size: Optional[Seque
     trace["iteration"] = np.arange(1, steps + 1)
     trace["relative_gap"] = (np.linalg.norm(trace["gap"], axis=1)
                              / np.linalg.norm(model.target)).astype(np.float32)
-    trace["running_relative_gap"] = running_relative_gap(trace["gap"], model.target)
+    trace["running_relative_gap"] = running_gap(trace["gap"], np.linalg.norm(model.target))
     diagnostics = sample_diagnostics(trace["gap"], trace["acceptance"], model.target,
                                      backbone.block_sizes(), backbone.block_names(), sampler,
                                      trace["stein_ratio"])

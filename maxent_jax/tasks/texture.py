@@ -12,6 +12,11 @@ The result carries the learned :class:`~maxent_jax.model.MaxEntModel` (theta ave
 the last half of the run), which :mod:`maxent_jax.tasks.sample` samples again at any size.
 With ``precondition="spectrum"`` the Langevin moves are preconditioned by the power spectrum
 of the exemplar's ADSN model at the output size (:mod:`maxent_jax.sampling.preconditioned`).
+With ``restart_every=R`` (opt-in; the default 0 keeps the seed's persistent chains) each chain
+is restarted from a new ``init`` draw every R steps, staggered over the chains and stopped R
+steps before the end (:func:`maxent_jax.sampling.soul.soul`); since where the restarts stop
+depends on ``iterations``, a run resumed with more iterations than it was started with
+differs from one run for that many from the start.
 
 Units: images, and so the chains, live in ``[0, 1]`` pixel units (see
 :mod:`maxent_jax.run.settings`).
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Mapping, NamedTuple, Optional, Union
+from typing import Any, Callable, Mapping, NamedTuple, Optional, Union
 
 import jax
 import jax.numpy as jnp
@@ -46,6 +51,7 @@ __all__ = [
     "synthesize",
     "initial_positions",
     "texture_energy",
+    "texture_restarts",
     "learned_model",
 ]
 
@@ -63,10 +69,16 @@ class SynthesisConfig(SOULConfig):
     size: Optional[tuple[int, int]] = setting(None, "task", "output size (default: the "
                                               "exemplar's)", cli=False)
     init: str = setting("adsn", "task", "starting images", choices=STARTS)
+    restart_every: int = setting(0, "task", "restart each chain from a new --init draw "
+                                 "every R outer steps, staggered over the chains, none in "
+                                 "the last R steps (0: persistent chains, the seed's "
+                                 "algorithm); see docs/fidelity.md", metavar="R")
 
     def checks(self) -> list[tuple[bool, str]]:
         return super().checks() + [
             (self.init in STARTS, f"init must be one of {STARTS}"),
+            (isinstance(self.restart_every, int) and self.restart_every >= 0,
+             "restart-every must be >= 0"),
             (self.size is None or (len(self.size) == 2 and min(self.size) >= 1),
              "size must be two positive integers"),
         ]
@@ -93,6 +105,13 @@ def initial_positions(key: Array, exemplar: Array, config: SynthesisConfig) -> A
     """``(C, H, W, ch)`` starting images: ADSN samples of the exemplar, or matched white noise."""
     size = tuple(config.size) if config.size else exemplar.shape[:2]
     return starts(config.init, key, exemplar, size, config.chains)
+
+
+def texture_restarts(config: "SynthesisConfig", exemplar: Array, target: Array
+                     ) -> Callable[[Array], Array]:
+    """key -> ``(C, H, W, ch)`` fresh starting images (:func:`initial_positions`): the new
+    draws of chains restarted by ``config.restart_every``."""
+    return lambda key: initial_positions(key, exemplar, config)
 
 
 def texture_energy(config: SOULConfig, backbone: Backbone, exemplar: Array,
@@ -129,7 +148,8 @@ def synthesize(exemplar: Array, network: Union[Backbone, Mapping[str, Any]],
                         out_dir=out_dir, resume=resume, checkpoint=checkpoint,
                         progress=progress, devices=devices,
                         allow_step_change=allow_step_change,
-                        precond=make_preconditioner(config.precondition, exemplar, size))
+                        precond=make_preconditioner(config.precondition, exemplar, size),
+                        restart=texture_restarts)
     state = run.state
     average = to_host(state.average) if int(state.num_averaged) > 0 else None
     model = learned_model(config, backbone, host_exemplar, np.asarray(target), run.trace)

@@ -53,6 +53,7 @@ from maxent_jax import metrics
 from maxent_jax.exemplars import load_exemplar
 from maxent_jax.model import MaxEntModel, load_model, save_model
 from maxent_jax.nn.backbone import Backbone, load_network, prepare_backbone
+from maxent_jax.run import diagnostics
 from maxent_jax.sampling.energy import macrocanonical_energy
 from maxent_jax.sampling.fixed import langevin_chains
 from maxent_jax.sampling.preconditioned import Preconditioner, spectrum_preconditioner
@@ -226,12 +227,9 @@ def run_sampler(backbone: Backbone, model: MaxEntModel, starts: jax.Array, sampl
 # ------------------------------------------------------------------ measures
 def running_gap(gaps: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Entry k-1: ``||mean_{j in [k//2, k)} gap_j|| / ||F(x0)||`` after k steps, gap_j the
-    chains' mean of F(X_j) - F(x0) (X_j: the position step j starts from)."""
-    csum = np.concatenate([np.zeros((1, gaps.shape[1])), np.cumsum(gaps, axis=0)])
-    k = np.arange(1, len(gaps) + 1)
-    half = k // 2
-    mean = (csum[k] - csum[half]) / (k - half)[:, None]
-    return np.linalg.norm(mean, axis=1) / np.linalg.norm(target)
+    chains' mean of F(X_j) - F(x0) (X_j: the position step j starts from;
+    :func:`maxent_jax.run.diagnostics.running_gap`)."""
+    return diagnostics.running_gap(gaps, float(np.linalg.norm(target)))
 
 
 def steps_to_stay_below(values: np.ndarray, threshold: float) -> Optional[int]:

@@ -193,3 +193,46 @@ def test_the_probe_leaves_the_chains_and_theta_bit_identical():
     np.testing.assert_array_equal(np.asarray(plain.theta), np.asarray(probed.theta))
     rates = np.asarray(info.probe_acceptance)
     assert np.all((rates[::2] > 0) & (rates[::2] <= 1)) and np.all(np.isnan(rates[1::2]))
+
+
+def test_restart_due_staggers_every_chain_once_per_cycle_and_stops_at_until():
+    from maxent_jax.sampling.soul import restart_due
+    chains, every, until = 4, 6, 20
+    due = np.stack([np.asarray(restart_due(jnp.asarray(n), chains, every, until))
+                    for n in range(30)])
+    for start in range(0, until - every + 1):  # any window of R steps before until
+        np.testing.assert_array_equal(due[start:start + every].sum(0), np.ones(chains))
+    assert not due[until:].any() and due[until - 1, 3]  # step n = until - 1 is the last
+    assert len({tuple(np.flatnonzero(due[:, c])) for c in range(chains)}) == chains  # staggered
+
+
+def test_restarted_chains_take_the_fresh_draws_and_the_theta_step_is_unchanged():
+    """Restarts replace exactly the due chains by ``restart(fold_in(key, _RESTART))`` after
+    the theta step: theta and the info of the first step equal the persistent run's, the
+    chains that are not due keep the persistent run's positions bit for bit."""
+    from maxent_jax.sampling.soul import _RESTART, restart_due, soul
+    energy = macrocanonical_energy(lambda x: jnp.tanh(x).ravel(), jnp.full(8, 0.1), eps=1.0)
+    opt = optax.sgd(0.05)
+    init = soul_init(jax.random.normal(jax.random.key(4), (4, 2, 4)), jnp.zeros(8), opt)
+    fresh = lambda k: 10.0 + jax.random.normal(k, (4, 2, 4))  # noqa: E731
+    key = jax.random.key(3)
+    plain = soul(energy, opt, constant(0.05))
+    restarted = soul(energy, opt, constant(0.05), restart_every=2, restart=fresh)
+    for n in (0, 1):
+        state = init._replace(step=jnp.asarray(n, jnp.int32))
+        a, info_a = jax.jit(plain.step)(key, state)
+        b, info_b = jax.jit(restarted.step)(key, state)
+        np.testing.assert_array_equal(np.asarray(a.theta), np.asarray(b.theta))
+        np.testing.assert_array_equal(np.asarray(info_a.gap), np.asarray(info_b.gap))
+        due = np.asarray(restart_due(jnp.asarray(n), 4, 2, 2**30))
+        assert 0 < due.sum() < 4
+        draws = np.asarray(fresh(jax.random.fold_in(key, _RESTART)))
+        np.testing.assert_array_equal(np.asarray(b.positions)[due], draws[due])
+        np.testing.assert_array_equal(np.asarray(b.positions)[~due],
+                                      np.asarray(a.positions)[~due])
+    try:
+        soul(energy, opt, constant(0.05), restart_every=2)
+    except ValueError as err:
+        assert "restart function" in str(err)
+    else:
+        raise AssertionError("restart_every without a restart function was accepted")

@@ -164,13 +164,3 @@ def test_sample_continues_the_learning_chains_from_starts(learned, tmp_path, cap
         err = capsys.readouterr().err
         assert words in err and len(err.strip().splitlines()) == 1, err
         assert not target.exists()
-
-
-def test_running_relative_gap_is_the_gap_of_the_last_half_so_far():
-    from maxent_jax.tasks.sample import running_relative_gap
-    rng = np.random.default_rng(0)
-    gaps, target = rng.normal(size=(7, 3)), rng.normal(size=3)
-    got = running_relative_gap(gaps, target)
-    for k in range(1, 8):
-        expected = np.linalg.norm(gaps[k // 2:k].mean(0)) / np.linalg.norm(target)
-        np.testing.assert_allclose(got[k - 1], expected, rtol=1e-12)

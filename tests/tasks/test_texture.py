@@ -40,6 +40,41 @@ def test_resume_is_bit_identical(tmp_path, rand_vars, wood32):
         synthesize(wood32, rand_vars, other, out_dir=tmp_path, resume=True, progress=False)
 
 
+def test_restarts_keep_the_first_theta_step_resume_bit_identically_and_stop_in_time(
+        tmp_path, rand_vars, wood32, monkeypatch):
+    """``restart_every`` R: the first theta step equals the persistent run's (restarts come
+    after it), later ones differ; a run interrupted after its first checkpoint and resumed
+    equals the whole run; with R equal to the number of iterations no chain restarts (none
+    in the last R steps), so the run is the persistent one bit for bit."""
+    from maxent_jax.run import driver
+    persistent = synthesize(wood32, rand_vars, SMALL, progress=False)
+    config = dataclasses.replace(SMALL, restart_every=2)
+    whole = synthesize(wood32, rand_vars, config, progress=False)
+    np.testing.assert_array_equal(whole.trace["theta"][0], persistent.trace["theta"][0])
+    assert not np.array_equal(whole.trace["theta"][-1], persistent.trace["theta"][-1])
+    saves, save = [], driver.save_checkpoint
+
+    def save_once(*args, **kwargs):  # the first checkpoint (step 3) is written, then a crash
+        if saves:
+            raise KeyboardInterrupt
+        saves.append(1)
+        save(*args, **kwargs)
+
+    monkeypatch.setattr(driver, "save_checkpoint", save_once)
+    with pytest.raises(KeyboardInterrupt):
+        synthesize(wood32, rand_vars, config, out_dir=tmp_path, checkpoint=True,
+                   progress=False)
+    monkeypatch.setattr(driver, "save_checkpoint", save)
+    resumed = synthesize(wood32, rand_vars, config, out_dir=tmp_path, resume=True,
+                         progress=False)
+    np.testing.assert_array_equal(whole.samples, resumed.samples)
+    np.testing.assert_array_equal(whole.trace["theta"], resumed.trace["theta"])
+    late = synthesize(wood32, rand_vars, dataclasses.replace(SMALL, restart_every=6),
+                      progress=False)
+    np.testing.assert_array_equal(late.samples, persistent.samples)
+    np.testing.assert_array_equal(late.trace["theta"], persistent.trace["theta"])
+
+
 def test_divergence_names_the_iteration_and_keeps_the_last_good_state(tmp_path, rand_vars,
                                                                          wood32):
     config = dataclasses.replace(SMALL, gamma=1e6, delta=1e6, iterations=6)
@@ -62,7 +97,8 @@ def test_output_size_and_initialisation(wood32):
 @pytest.mark.parametrize("field,value,message", [
     ("iterations", 0, "iterations"), ("gamma", -1.0, "gamma"), ("gamma", float("nan"), "gamma"),
     ("chains", 0, "chains"), ("projection", "l3:2", "projection"), ("preset", "x", "preset"),
-    ("size", (1, 1), "relu2_1 needs at least 2x2"), ("init", "zeros", "init")])
+    ("size", (1, 1), "relu2_1 needs at least 2x2"), ("init", "zeros", "init"),
+    ("restart_every", -1, "restart-every")])
 def test_bad_settings_are_refused(field, value, message):
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(SMALL, **{field: value}).validate()
