@@ -63,6 +63,27 @@ def test_mixing_benchmark_quick_smoke_run(tmp_path):
     np.testing.assert_allclose(mixing.running_gap(gaps, np.array([1.0])), [2.0, 0.0, 2.0, 2.0])
 
 
+def test_curvature_pilot_quick_smoke_run(tmp_path):
+    """``scripts/benchmarks/curvature_pilot.py --quick``: the band multiplier is c_top / c
+    capped (1 on the stiffest band), the library's preconditioner hook is restored after the
+    learning run, and the results are written."""
+    import numpy as np
+
+    pilot = load_script("benchmarks/curvature_pilot")
+    curvature = [{"band": [0.0, 0.0], "curvature_mean": 5.0},
+                 {"band": [0.0, 0.25], "curvature_mean": 100.0},
+                 {"band": [0.25, 0.75], "curvature_mean": 1.0}]
+    m = np.asarray(pilot.band_multiplier(curvature, (8, 8), 30.0).multiplier)
+    assert m[0, 0] == 20.0 and m[0, 1] == 1.0 and m[4, 4] == 30.0  # 100/5, 100/100, capped
+    hooks = pilot.texture.make_preconditioner, pilot.sample_task.make_preconditioner
+    out = tmp_path / "pilot.json"
+    assert pilot.main(["--quick", "--caps", "4", "--out", str(out)]) == 0
+    assert (pilot.texture.make_preconditioner, pilot.sample_task.make_preconditioner) == hooks
+    data = json.loads(out.read_text())
+    assert set(data["fixed_theta"]) == {"plain", "cap 4"} and set(data["learning"]) == {"cap 4"}
+    assert np.isfinite(data["learning"]["cap 4"]["fixed_theta_check"]["relative_gap"])
+
+
 def test_mala_precision_benchmark_quick_smoke_run(tmp_path):
     """``scripts/benchmarks/mala_precision.py --quick``: rounding errors, probe tables in both
     arithmetics and step times are written, finite; at 16 px with relu1_1 the energy is
