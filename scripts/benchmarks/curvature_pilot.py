@@ -1,8 +1,8 @@
 """Pilot: Langevin preconditioned by the inverse of the energy's curvature per frequency band.
 
     python scripts/benchmarks/curvature_pilot.py [--model PATH] [--caps 32 8] [--steps 300]
-        [--learn-iterations 1000] [--check-steps 1000] [--out docs/mixing/curvature_pilot.json]
-        [--quick]
+        [--learn-iterations 1000] [--check-steps 1000] [--delta D]
+        [--out docs/mixing/curvature_pilot.json] [--quick]
 
 docs/mixing.md found the learned VGG energy of wood at 64 px stiffest at the lowest
 frequencies and about 30 times softer at the highest: plain ULA at gamma = 1e-7 relaxes the
@@ -21,8 +21,9 @@ defaults). m = 1 on the stiffest band, so gamma = 1e-7 keeps plain ULA's step th
    half of the steps so far), correlation with the start, pixel standard deviation, and at the
    end Stein's ratio (1 under Pi_theta) and the MALA probe's acceptance, plain and with M.
 2. **Learning.** For each cap, ``synthesize`` with the defaults and M as the Langevin
-   preconditioner (``--learn-iterations``, 4 chains; M enters through the ``precondition``
-   hook of :mod:`maxent_jax.tasks.texture`, replaced here for the run), then
+   preconditioner (``--learn-iterations``, 4 chains, theta step ``--delta``; M enters
+   through the ``precondition`` hook of :mod:`maxent_jax.tasks.texture`, replaced here for
+   the run), then
    ``--check-steps`` steps at the learned theta_bar from new ADSN starts with the same M
    (:func:`maxent_jax.tasks.sample.sample_model`).
 
@@ -129,7 +130,7 @@ def fixed_theta(backbone, model, starts, precond, steps: int, chunk: int) -> dic
 def learning(exemplar, variables, digest, precond, args) -> dict[str, Any]:
     t0 = time.perf_counter()
     config = texture.SynthesisConfig(iterations=args.learn_iterations, chains=4,
-                                     precondition="spectrum",
+                                     precondition="spectrum", delta=args.delta,
                                      checkpoint_every=min(50, args.learn_iterations),
                                      **({"layers": ("relu1_1",)} if args.quick else {}))
     size = tuple(exemplar.shape[:2])
@@ -161,6 +162,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--learn-iterations", type=int, default=1000)
     p.add_argument("--check-steps", type=int, default=1000)
+    p.add_argument("--delta", type=float, default=texture.SynthesisConfig.delta,
+                   help="theta step of the learning runs (default: the library's)")
     p.add_argument("--out", type=Path, default=Path("docs/mixing/curvature_pilot.json"))
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
