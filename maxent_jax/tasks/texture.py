@@ -71,8 +71,9 @@ class SynthesisConfig(SOULConfig):
     init: str = setting("adsn", "task", "starting images", choices=STARTS)
     restart_every: int = setting(0, "task", "restart each chain from a new --init draw "
                                  "every R outer steps, staggered over the chains, none in "
-                                 "the last R steps (0: persistent chains, the seed's "
-                                 "algorithm); see docs/fidelity.md", metavar="R")
+                                 "the last R steps, so none if R >= --iterations (0: "
+                                 "persistent chains, the seed's algorithm); see "
+                                 "docs/fidelity.md", metavar="R")
 
     def checks(self) -> list[tuple[bool, str]]:
         return super().checks() + [
