@@ -294,9 +294,12 @@ def soul(energy_fn: EnergyFn, optimizer: optax.GradientTransformation, step_size
         average, count = _update_average(state, positions, average_from)
         if restart_every:
             due = restart_due(state.step, positions.shape[0], restart_every, restart_until)
-            fresh = restart(jax.random.fold_in(key, _RESTART)).astype(positions.dtype)
-            positions = jnp.where(due.reshape((-1,) + (1,) * (positions.ndim - 1)), fresh,
-                                  positions)
+            mask = due.reshape((-1,) + (1,) * (positions.ndim - 1))
+            positions = jax.lax.cond(  # the new draws only on the steps where a chain is due
+                due.any(),
+                lambda x: jnp.where(mask, restart(jax.random.fold_in(key, _RESTART)
+                                                  ).astype(x.dtype), x),
+                lambda x: x, positions)
         new = SOULState(positions, theta, opt_state, state.step + 1, average, count)
         info = SOULInfo(jnp.linalg.norm(theta), block_norms(mean_gap, block_sizes), energy,
                         jnp.asarray(gamma, jnp.float32), theta, rate, mean_gap,
