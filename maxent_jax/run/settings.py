@@ -41,6 +41,9 @@ __all__ = ["SOULConfig", "setting", "GROUPS", "SAMPLERS", "chunk_plan"]
 GROUPS = ("network", "sampler", "learner", "run")
 SAMPLERS = ("ula", "mala")
 THETA_STEPS = ("soul", "optimistic")
+DELTA_SCALES = ("none", "pixels")
+DELTA_REFERENCE_PIXELS = 64 * 64
+"""The image size (pixels) at which ``delta_scale="pixels"`` uses delta unchanged."""
 
 
 def setting(default: Any, group: str, help: str, **cli: Any) -> Any:
@@ -79,6 +82,10 @@ class SOULConfig:
     in Fourier by the power spectrum of the exemplar's ADSN model (same model;
     :mod:`maxent_jax.sampling.preconditioned`); on wood at 64 px it decorrelates the chains
     from their starts faster but is less accurate at equal cost (docs/mixing.md).
+    delta_scale ``pixels``: the theta step delta x 4096 / (H W) for H x W chains
+    (:meth:`theta_delta`), a constant step of the seed's per-image parametrisation; at 128 px
+    it keeps theta from swinging (wood) or running away (a held-out exemplar) where the
+    default constant delta does, but is slower on another (docs/fidelity.md).
     """
 
     # network
@@ -124,6 +131,12 @@ class SOULConfig:
                                "64 px and 5-10 at 256 px)", choices=MALA_ENERGIES)
     # learner
     delta: float = setting(0.02, "learner", "theta step")
+    delta_scale: str = setting("none", "learner", "none: the theta step is delta at every "
+                               "image size; pixels: delta is the step of a 64 x 64 image and "
+                               "the step used is delta x 4096 / (H W) for H x W chains, a "
+                               "constant step of the seed's per-image parametrisation (the "
+                               "extensive energy makes the theta loop's gain grow with H W; "
+                               "see docs/fidelity.md)", choices=DELTA_SCALES)
     optimizer: str = setting("sgd", "learner", "theta optimiser", choices=("sgd", "adam"))
     theta_step: str = setting("soul", "learner", "soul: the seed's step theta + delta "
                               "mean(F(X) - F(x0)); optimistic: delta((1+b) g_n - b g_(n-1)), "
@@ -168,6 +181,7 @@ class SOULConfig:
             (_finite(self.optimism, 0), "optimism must be a finite number >= 0"),
             (self.optimizer in ("sgd", "adam"), "optimizer must be 'sgd' or 'adam'"),
             (self.theta_step in THETA_STEPS, f"theta-step must be one of {THETA_STEPS}"),
+            (self.delta_scale in DELTA_SCALES, f"delta-scale must be one of {DELTA_SCALES}"),
             (self.centre in ("zero", "mean"), "centre must be 'zero' or 'mean'"),
             (self.sampler in SAMPLERS, f"sampler must be one of {SAMPLERS}"),
             (self.precondition in PRECONDITIONERS,
@@ -198,11 +212,29 @@ class SOULConfig:
                               colour=self.colour or None, remat=self.remat or None,
                               precision=self.precision, conv=self.conv)
 
-    def theta_optimizer(self) -> optax.GradientTransformation:
-        """The theta step as an optax transformation."""
+    def theta_delta(self, pixels: Optional[int] = None) -> float:
+        """The theta step used for chains of ``pixels`` = H W pixels: ``delta``, or with
+        ``delta_scale="pixels"`` ``delta x 4096 / (H W)``.
+
+        Why: with the extensive energy U = |Omega| <theta, F - F0> + r, a change of theta
+        moves grad_x U, and so the chains, in proportion to |Omega| = H W, so a constant delta
+        makes the theta loop's gain grow like H W (measured: at 128 px the default delta's
+        chains and theta swing around F(x0), docs/fidelity.md). In the seed's per-image
+        parametrisation theta' = |Omega| theta, a constant step delta' is delta = delta' /
+        |Omega| here: the scaled step is that, anchored so that 64 x 64 px is unchanged.
+        """
+        if self.delta_scale == "none":
+            return self.delta
+        if pixels is None:
+            raise ValueError("delta-scale pixels needs the chains' size")
+        return self.delta * (DELTA_REFERENCE_PIXELS / pixels)
+
+    def theta_optimizer(self, pixels: Optional[int] = None) -> optax.GradientTransformation:
+        """The theta step as an optax transformation (for chains of ``pixels`` = H W pixels
+        when ``delta_scale`` is ``"pixels"``)."""
         optimism = self.optimism if self.theta_step == "optimistic" else 0.0
-        return theta_optimizer(self.delta, kind=self.optimizer, optimism=optimism,
-                               decay=self.decay)
+        return theta_optimizer(self.theta_delta(pixels), kind=self.optimizer,
+                               optimism=optimism, decay=self.decay)
 
     def gamma_schedule(self) -> Schedule:
         """n -> gamma_n (constant, or gamma (n+1)^-0.2 with ``decay``)."""
@@ -212,10 +244,10 @@ class SOULConfig:
         """First outer step whose end positions enter the running average (2^30: none)."""
         return self.iterations - self.average_last if self.average_last else 2**30
 
-    def soul_options(self) -> dict[str, Any]:
+    def soul_options(self, pixels: Optional[int] = None) -> dict[str, Any]:
         """Keyword arguments of :func:`maxent_jax.sampling.soul.soul` (everything but the
-        energy and the block sizes)."""
-        return dict(optimizer=self.theta_optimizer(), step_size=self.gamma_schedule(),
+        energy and the block sizes) for chains of ``pixels`` = H W pixels."""
+        return dict(optimizer=self.theta_optimizer(pixels), step_size=self.gamma_schedule(),
                     projection=make_projection(self.projection),
                     average_from=self.average_from(), sampler=self.sampler,
                     probe_every=self.probe_every, mala_energy=self.mala_energy)

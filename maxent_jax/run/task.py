@@ -95,10 +95,10 @@ def _runner(config: SOULConfig, build: EnergyBuilder, estimator: str = "path",
     ``precond``: the Langevin preconditioner, or None. With ``config.restart_every`` R > 0,
     ``restart(config, *args)`` gives the kernel its fresh draws; restarts stop R steps before
     the end, so every final chain has run at least R steps."""
-    options = config.soul_options()
     every = restart_every(config)
 
     def run(backbone, args, key, state, stop, num_inner, precond=None):
+        options = config.soul_options(pixels=state.positions.shape[-3] * state.positions.shape[-2])
         energy = build(config, backbone, *args)
         extra = dict(restart_every=every, restart=restart(config, *args),
                      restart_until=config.iterations - every) if every else {}
@@ -164,8 +164,9 @@ def run_soul_task(config: SOULConfig, backbone: Backbone, build: EnergyBuilder,
     check_chains(config.chains, mesh)
     backbone, args = replicate(backbone, mesh), replicate(args, mesh)
     precond = None if precond is None else replicate(precond, mesh)
+    pixels = positions.shape[-3] * positions.shape[-2]
     state = shard_state(soul_init(positions, jnp.zeros(backbone.dim),
-                                  config.theta_optimizer()), mesh)
+                                  config.theta_optimizer(pixels)), mesh)
     target_norms = np.asarray(block_norms(target, backbone.block_sizes()))
     runner = chunk_program(config, build, estimator, restart)
     ignore = ("config.iterations",) + (("config.gamma", "config.delta")

@@ -75,6 +75,25 @@ def test_restarts_keep_the_first_theta_step_resume_bit_identically_and_stop_in_t
     np.testing.assert_array_equal(late.trace["theta"], persistent.trace["theta"])
 
 
+def test_delta_scale_pixels_is_delta_times_4096_over_the_chains_pixels(rand_vars, wood32):
+    """``delta_scale="pixels"``: the step is delta x 4096 / (H W) for H x W chains (64 x 64
+    px: delta itself), and the run equals the unscaled run with that delta, bit for bit."""
+    scaled = dataclasses.replace(SMALL, delta_scale="pixels", iterations=3)
+    plain = dataclasses.replace(scaled, delta_scale="none")
+    assert scaled.theta_delta(64 * 64) == SMALL.delta
+    assert scaled.theta_delta(32 * 32) == 4 * SMALL.delta
+    assert scaled.theta_delta(128 * 128) == SMALL.delta / 4
+    assert plain.theta_delta(128 * 128) == SMALL.delta
+    with pytest.raises(ValueError, match="chains' size"):
+        scaled.theta_delta()
+    a = synthesize(wood32, rand_vars, scaled, progress=False)  # 32 x 32 chains: x 4
+    b = synthesize(wood32, rand_vars, dataclasses.replace(plain, delta=4 * SMALL.delta),
+                   progress=False)
+    np.testing.assert_array_equal(a.trace["theta"], b.trace["theta"])
+    np.testing.assert_array_equal(a.samples, b.samples)
+    assert np.abs(a.trace["theta"][0]).max() > 0
+
+
 def test_divergence_names_the_iteration_and_keeps_the_last_good_state(tmp_path, rand_vars,
                                                                          wood32):
     config = dataclasses.replace(SMALL, gamma=1e6, delta=1e6, iterations=6)
@@ -98,7 +117,7 @@ def test_output_size_and_initialisation(wood32):
     ("iterations", 0, "iterations"), ("gamma", -1.0, "gamma"), ("gamma", float("nan"), "gamma"),
     ("chains", 0, "chains"), ("projection", "l3:2", "projection"), ("preset", "x", "preset"),
     ("size", (1, 1), "relu2_1 needs at least 2x2"), ("init", "zeros", "init"),
-    ("restart_every", -1, "restart-every")])
+    ("restart_every", -1, "restart-every"), ("delta_scale", "area", "delta-scale")])
 def test_bad_settings_are_refused(field, value, message):
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(SMALL, **{field: value}).validate()
