@@ -157,8 +157,9 @@ def add_output_arguments(parser: argparse.ArgumentParser, resume: bool = True) -
                             help="continue the run in DIR from its checkpoint.npz (same "
                                  "inputs, weights and settings; --iterations may grow)")
         parser.add_argument("--allow-step-change", action="store_true",
-                            help="with --resume: accept other --gamma / --delta than the "
-                                 "checkpoint's (nothing else); recorded in config.json")
+                            help="with --resume: accept other --gamma / --delta / "
+                                 "--delta-scale than the checkpoint's (nothing else); "
+                                 "recorded in config.json")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, resume: bool = True) -> None:

@@ -169,7 +169,7 @@ def run_soul_task(config: SOULConfig, backbone: Backbone, build: EnergyBuilder,
                                   config.theta_optimizer(pixels)), mesh)
     target_norms = np.asarray(block_norms(target, backbone.block_sizes()))
     runner = chunk_program(config, build, estimator, restart)
-    ignore = ("config.iterations",) + (("config.gamma", "config.delta")
+    ignore = ("config.iterations",) + (("config.gamma", "config.delta", "config.delta_scale")
                                        if allow_step_change else ())
     ckpt = Checkpointing(checkpoint_path(out_dir), identity, write=checkpoint, resume=resume,
                          advice="try a smaller --gamma", ignore=ignore)
