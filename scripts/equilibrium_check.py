@@ -41,8 +41,6 @@ by default (the held-out ones may be named; the defaults were not tuned on this 
 from __future__ import annotations
 
 import argparse
-import ast
-import dataclasses
 import json
 import platform
 import time
@@ -61,7 +59,7 @@ from maxent_jax.sampling.energy import macrocanonical_energy
 from maxent_jax.sampling.stein import stein_ratio
 from maxent_jax.tasks.sample import sample_model
 from maxent_jax.tasks.starts import adsn_starts
-from maxent_jax.tasks.texture import SynthesisConfig, synthesize
+from maxent_jax.tasks.texture import SynthesisConfig, parse_overrides, synthesize
 
 MARKS = (50, 100, 200, 300, 500, 1000, 2000, 5000, 10000)
 
@@ -206,20 +204,12 @@ def _machine() -> str:
 
 
 def _overrides(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, Any]:
-    """``["inner_steps=10", ...]`` -> ``{"inner_steps": 10, ...}`` (Python literals, else
-    strings), each name a field of :class:`SynthesisConfig`."""
-    fields = {f.name for f in dataclasses.fields(SynthesisConfig)}
-    out: dict[str, Any] = {}
-    for item in items:
-        name, sep, text = item.partition("=")
-        if not sep or name not in fields:
-            parser.error(f"--set {item!r}: expected NAME=VALUE with NAME a SynthesisConfig "
-                         "field")
-        try:
-            out[name] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            out[name] = text
-    return out
+    """``--set``'s items as :func:`~maxent_jax.tasks.texture.parse_overrides` reads them; a
+    bad one is a usage error (exit code 2)."""
+    try:
+        return parse_overrides(items)
+    except ValueError as exc:
+        parser.error(str(exc))
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:

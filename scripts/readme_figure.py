@@ -1,8 +1,11 @@
 """The README's picture: each bundled exemplar | ADSN | RPN | macrocanonical CNN samples.
 
     python scripts/readme_figure.py [--out docs/overview.png] [--iterations 500] [--chains 4]
+        [--set NAME=VALUE ...]
 
-CPU-sized: exemplars at most 128 px, default synthesis settings. Also writes, per exemplar,
+CPU-sized: exemplars at most 128 px, default synthesis settings (``--set`` overrides fields
+of :class:`~maxent_jax.tasks.texture.SynthesisConfig` for a study, e.g.
+``--set delta_scale=pixels``; they are written to the JSON). Also writes, per exemplar,
 the run's relative feature gaps (first step, last step, running average over the last half),
 the chains' correlation with the exemplar at zero shift and with each other, ||theta|| and
 its change over the last quarter, the run's warnings and its time to ``docs/overview.json``,
@@ -25,7 +28,7 @@ from maxent_jax.run.diagnostics import theta_change, warnings
 from maxent_jax.tasks import gaussian
 from maxent_jax.exemplars import list_exemplars, load_exemplar
 from maxent_jax.io import save_image
-from maxent_jax.tasks.texture import SynthesisConfig, synthesize
+from maxent_jax.tasks.texture import SynthesisConfig, parse_overrides, synthesize
 from maxent_jax.nn.backbone import load_network
 
 
@@ -39,7 +42,13 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=SynthesisConfig().iterations)
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
+                        help="override synthesis settings (SynthesisConfig fields)")
     args = parser.parse_args()
+    try:
+        overrides = parse_overrides(args.set)
+    except ValueError as exc:
+        parser.error(str(exc))
     variables, _ = load_network(None)
     rows, gaps = [], {}
     for name in list_exemplars():
@@ -48,7 +57,7 @@ def main() -> None:
         adsn = np.asarray(gaussian.adsn(key, x0))
         rpn = np.asarray(gaussian.random_phase_noise(key, x0))
         config = dataclasses.replace(SynthesisConfig(), iterations=args.iterations,
-                                     chains=args.chains)
+                                     chains=args.chains, **overrides)
         start = time.perf_counter()
         result = synthesize(x0, variables, config, progress=False)
         seconds = time.perf_counter() - start
@@ -72,7 +81,7 @@ def main() -> None:
     save_image(args.out, np.concatenate(rows, axis=0))
     args.out.with_suffix(".json").write_text(json.dumps(
         {"columns": ["exemplar", "ADSN", "RPN"] + [f"CNN chain {i}" for i in range(args.chains)],
-         "iterations": args.iterations, "relative_gap": gaps}, indent=2) + "\n")
+         "iterations": args.iterations, "overrides": overrides, "relative_gap": gaps}, indent=2) + "\n")
     print("| exemplar | gap: ADSN start | last step | running average | corr. with exemplar "
           "| corr. between chains | \\|theta\\| (change, last quarter) | time (s) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")

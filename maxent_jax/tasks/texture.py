@@ -24,6 +24,7 @@ Units: images, and so the chains, live in ``[0, 1]`` pixel units (see
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple, Optional, Union
@@ -89,6 +90,25 @@ class SynthesisConfig(SOULConfig):
         if self.size is not None:
             check_image_size(self.size, self.spec(), "the output size")
         return self
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["inner_steps=10", "delta_scale=pixels"]`` -> ``{"inner_steps": 10, "delta_scale":
+    "pixels"}``: each VALUE read as a Python literal, else kept as a string; each NAME must
+    be a field of :class:`SynthesisConfig` (``ValueError`` naming the item otherwise). The
+    study scripts' ``--set``."""
+    fields = {f.name for f in dataclasses.fields(SynthesisConfig)}
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or name not in fields:
+            raise ValueError(f"--set {item!r}: expected NAME=VALUE with NAME a "
+                             "SynthesisConfig field")
+        try:
+            out[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            out[name] = text
+    return out
 
 
 class SynthesisResult(NamedTuple):
