@@ -56,8 +56,8 @@ def main() -> None:
         key = jax.random.key(0)
         adsn = np.asarray(gaussian.adsn(key, x0))
         rpn = np.asarray(gaussian.random_phase_noise(key, x0))
-        config = dataclasses.replace(SynthesisConfig(), iterations=args.iterations,
-                                     chains=args.chains, **overrides)
+        config = dataclasses.replace(SynthesisConfig(), **{
+            "iterations": args.iterations, "chains": args.chains, **overrides})
         start = time.perf_counter()
         result = synthesize(x0, variables, config, progress=False)
         seconds = time.perf_counter() - start
