@@ -20,6 +20,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -28,7 +29,9 @@ from maxent_jax.cli._common import (add_output_arguments, add_weights_argument, 
                                     save_json, save_npz, save_samples_npy,
                                     start_distributed)
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "load_starts", "read_starts_header", "run"]
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,8 +50,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--num", type=int, default=None,
                    help="number of samples (chains; default 4, or as many as --starts holds)")
     p.add_argument("--starts", type=Path, default=None, metavar="FILE.npy",
-                   help="start the chains from these images (N, H, W, 3), e.g. the learning "
-                        "run's samples.npy (default: ADSN draws of the exemplar)")
+                   help="start the chains from a .npy array (N, H, W, 3) of floats, e.g. the "
+                        "learning run's samples.npy (not an .npz; default: ADSN draws of "
+                        "the exemplar)")
     p.add_argument("--steps", type=int, default=200, help="Langevin steps (default 200)")
     p.add_argument("--sampler", choices=("ula", "mala"), default="ula")
     p.add_argument("--mala-energy", choices=MALA_ENERGIES, default="float64",
@@ -79,15 +83,65 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def load_starts(path: Path) -> np.ndarray:
-    """A float ``(N, H, W, C)`` array of finite values from a ``.npy`` file (no pickles)."""
+def read_starts_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of the ``.npy`` file ``path``, read from its header alone.
+
+    Nothing is allocated before the header is checked: the file must be a ``.npy`` of format
+    1.0 or 2.0 (not an ``.npz`` or anything else) holding floats in C order, of four
+    dimensions ``(N, H, W, 3)`` (``C = 1`` for grey), with as many data bytes as its header
+    claims (a header may claim terabytes in a file of a few bytes)."""
+    want = "a .npy array of floats of shape (N, H, W, 3) (e.g. a run's samples.npy)"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+            if head[:4] == b"PK\x03\x04":
+                raise ValueError(f"--starts {path}: this is an .npz archive; expected {want}")
+            if head != b"\x93NUMPY":
+                raise ValueError(f"--starts {path}: not a .npy file; expected {want}")
+            f.seek(0)
+            version = np.lib.format.read_magic(f)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError(f"--starts {path}: .npy format {version[0]}.{version[1]} "
+                                 f"is not read here; expected {want}")
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read(f, max_header_size=10000)
+            offset = f.tell()
+        size = path.stat().st_size
+    except ValueError:
+        raise
+    except (OSError, EOFError, SyntaxError, TypeError) as err:
+        raise ValueError(f"--starts {path}: not a readable .npy header ({err}); expected "
+                         f"{want}") from None
+    if (dtype.kind != "f" or dtype.hasobject or fortran or len(shape) != 4
+            or shape[-1] not in (1, 3)):
+        order = "Fortran-ordered " if fortran else ""
+        raise ValueError(f"--starts {path}: holds {dtype} {order}of shape {tuple(shape)}; "
+                         f"expected {want}")
+    claimed = math.prod(shape) * dtype.itemsize
+    if claimed != size - offset:
+        raise ValueError(f"--starts {path}: its header claims shape {tuple(shape)} "
+                         f"({claimed} bytes of {dtype}) but the file holds {size - offset} "
+                         f"bytes of data; expected {want}")
+    return tuple(int(n) for n in shape), dtype
+
+
+def load_starts(path: Path, expected: Optional[tuple[int, ...]] = None) -> np.ndarray:
+    """A float32 ``(N, H, W, C)`` array of finite values from a ``.npy`` file (no pickles).
+
+    The header is checked first (:func:`read_starts_header`), then against ``expected``
+    (``None`` entries match any length), and only then are the data read."""
+    shape, _ = read_starts_header(path)
+    if expected is not None and any(e is not None and e != n for e, n in zip(expected, shape)):
+        want = "x".join(str(e) if e is not None else "NHWC"[i]
+                        for i, e in enumerate(expected))
+        raise ValueError(f"--starts {path}: shape {shape}, but chains of {want} are to be run")
     try:
         starts = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as err:
         raise ValueError(f"--starts {path}: not a readable .npy array ({err})") from None
-    if starts.ndim != 4 or starts.dtype.kind != "f" or not np.isfinite(starts).all():
-        raise ValueError(f"--starts {path}: expected finite floats of shape (N, H, W, C), got "
-                         f"{starts.dtype} {starts.shape}")
+    if not np.isfinite(starts).all():
+        raise ValueError(f"--starts {path}: holds NaN or infinite values")
     return starts.astype(np.float32)
 
 
@@ -99,18 +153,26 @@ def run(args: argparse.Namespace) -> int:
 
     check_out_dir(args)
     check_seed(args.seed)
-    starts = None if args.starts is None else load_starts(args.starts)
+    start_shape = None if args.starts is None else read_starts_header(args.starts)[0]
     if args.num is None:
-        args.num = 4 if starts is None else len(starts)
+        args.num = 4 if start_shape is None else start_shape[0]
     if args.num < 1 or args.steps < 1:
         raise ValueError("--num and --steps must be >= 1")
-    if args.gamma is not None and not (math.isfinite(args.gamma) and args.gamma > 0):
-        raise ValueError(f"--gamma must be a finite number > 0, got {args.gamma}")
+    if args.gamma is not None and not (math.isfinite(args.gamma)
+                                       and 0 < args.gamma < FLOAT32_MAX):
+        raise ValueError(f"--gamma must be a finite number > 0 (and below float32's "
+                         f"{FLOAT32_MAX:.3g}), got {args.gamma}")
     model = load_model(args.model)
     size = tuple(args.size) if args.size else tuple(model.exemplar.shape[:2])
-    if starts is not None and starts.shape != (args.num,) + size + model.exemplar.shape[-1:]:
-        raise ValueError(f"--starts {args.starts}: shape {starts.shape}, but {args.num} chains "
-                         f"of {size[0]}x{size[1]}x{model.exemplar.shape[-1]} are to be run")
+    starts = None
+    if args.starts is not None:
+        starts = load_starts(args.starts, (args.num,) + size + (None,))
+        channels = model.exemplar.shape[-1]
+        if channels == 1:  # grey model: samples.npy repeats the grey channel
+            starts = starts[..., :1]
+        elif starts.shape[-1] != channels:
+            raise ValueError(f"--starts {args.starts}: {starts.shape[-1]} channel, but the "
+                             f"model is in colour (3 channels)")
     spec = model.spec._replace(precision=args.precision, conv=args.conv, remat=args.remat)
     check_image_size(size, spec, "--size")
     check_run_memory(args, spec, size, args.num, model.exemplar.shape[-1])

@@ -22,6 +22,8 @@ and the chunks are the same, it is bit-identical to an uninterrupted run.
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence
 
@@ -91,6 +93,36 @@ def _progress(total: int, done: int, desc: str, enabled: bool):
     return tqdm(total=total, initial=done, desc=desc, unit="it")
 
 
+class _Estimate:
+    """Without a progress bar, one line on stderr with the time left, from the second chunk
+    run (the first one compiles), when that is over ``LONG`` seconds."""
+
+    LONG = 120.0
+
+    def __init__(self, total: int, desc: str) -> None:
+        self.total, self.desc, self.chunks, self.t0, self.start = total, desc, 0, 0.0, 0
+
+    def begin(self, start: int) -> None:
+        self.t0, self.start = time.perf_counter(), start
+
+    def end(self, stop: int) -> None:
+        self.chunks += 1
+        if self.chunks != 2 or stop <= self.start:
+            return
+        per_step = (time.perf_counter() - self.t0) / (stop - self.start)
+        left = per_step * (self.total - stop)
+        if left > self.LONG:
+            print(f"{self.desc}: about {_duration(left)} left for the remaining "
+                  f"{self.total - stop} steps ({per_step:.3g} s a step)", file=sys.stderr)
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("days", 86400.0), ("hours", 3600.0), ("minutes", 60.0)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.0f} s"
+
+
 def drive(run_chunk: Callable[[Any, Any, int], tuple[Any, Any]], state: Any,
           chunks: Sequence[tuple[int, int, int]], info_type: type, *,
           checkpointing: Optional[Checkpointing] = None, progress: bool = False,
@@ -121,9 +153,12 @@ def drive(run_chunk: Callable[[Any, Any, int], tuple[Any, Any]], state: Any,
                               f"past the {total} iterations asked for")
     records = [] if monitor is None else [monitor(state)]
     bar = _progress(total, int(state.step), desc, progress)
+    timer = None if progress else _Estimate(total, desc)
     for start, length, m in chunks:
         if start < int(state.step):
             continue
+        if timer is not None:
+            timer.begin(start)
         new, info = run_chunk(state, jnp.asarray(start + length, jnp.int32), m)
         info = jax.tree_util.tree_map(lambda a: to_host(a)[:length], info)
         bad = _first_bad(info, length)
@@ -137,6 +172,8 @@ def drive(run_chunk: Callable[[Any, Any, int], tuple[Any, Any]], state: Any,
             if postfix is not None:
                 bar.set_postfix(postfix(info))
             bar.update(length)
+        if timer is not None:
+            timer.end(start + length)
         if ckpt.write and ckpt.path is not None:
             save_checkpoint(ckpt.path, state, infos, ckpt.identity)
     if bar is not None:

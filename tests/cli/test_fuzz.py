@@ -214,3 +214,47 @@ def _model_bytes(factory) -> bytes:
                      "relu1_1,relu2_1", "--iterations", "2", "--no-progress"]) == 0
         _MODEL["bytes"] = (root / "run" / "model.npz").read_bytes()
     return _MODEL["bytes"]
+
+
+@st.composite
+def starts_files(draw):
+    """Bytes given as ``sample --starts``: a ``.npy`` whose header claims a random shape and
+    dtype (with too few, enough or too many data bytes), a valid array of a random shape, an
+    ``.npz``, or junk."""
+    kind = draw(st.sampled_from(["header", "header", "array", "npz", "junk"]))
+    shape = tuple(draw(st.lists(st.sampled_from([0, 1, 2, 3, 24, 10**6, 2**40]),
+                                min_size=0, max_size=5)))
+    descr = draw(st.sampled_from(["<f4", ">f4", "<f8", "<f2", "<i4", "|u1", "|b1", "<c8",
+                                  "|O", "<U3"]))
+    buf = io.BytesIO()
+    if kind == "header":
+        np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order":
+                                                   draw(st.booleans()), "shape": shape})
+        buf.write(draw(st.binary(max_size=64)))
+    elif kind == "array":
+        small = draw(st.sampled_from([(1, 24, 24, 3), (2, 24, 24, 3), (1, 24, 24, 1),
+                                      (1, 20, 24, 3), (24, 24, 3), (1, 24, 24, 4)]))
+        values = np.random.default_rng(0).random(small)
+        if draw(st.booleans()):
+            values.flat[0] = draw(st.sampled_from([np.nan, np.inf, 1e30]))
+        np.save(buf, values.astype(draw(st.sampled_from(["<f4", ">f8", "<f2", "<i4"]))))
+    elif kind == "npz":
+        np.savez(buf, samples=np.zeros((1, 24, 24, 3), np.float32))
+    else:
+        buf.write(draw(st.binary(max_size=300)))
+    return buf.getvalue()
+
+
+@settings(max_examples=25, **SETTINGS)
+@given(data=starts_files())
+def test_sample_starts_files(data, capsys, tmp_path_factory):
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        model, starts, out = tmp / "model.npz", tmp / "starts.npy", tmp / "out"
+        model.write_bytes(_model_bytes(tmp_path_factory))
+        starts.write_bytes(data)
+        capsys.readouterr()  # drop the model-making run's and earlier examples' output
+        code = _outcome(["sample", model, "--out-dir", out, "--starts", starts, "--steps", "1",
+                         "--no-progress"], out, "none", capsys)
+        if code == 2:
+            assert not out.exists()

@@ -256,3 +256,83 @@ def test_divergence_advice_works_as_advertised(tmp_path, wood, capsys):
     record = json.loads((out / "config.json").read_text())
     assert record["resumed_with_new_steps"]["gamma"] == [1e6, 1e-7]
     assert record["resumed_with_new_steps"]["delta"] == [1e6, 0.02]
+
+
+# ---------------------------------------------------------------------------- issue 31
+
+def _npy_header(path: Path, shape: tuple, descr: str = "<f4", data: bytes = b"") -> Path:
+    """A ``.npy`` file whose header claims ``shape`` and ``descr``, followed by ``data``."""
+    import io as _io
+
+    buf = _io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False,
+                                              "shape": shape})
+    path.write_bytes(buf.getvalue() + data)
+    return path
+
+
+def test_sample_starts_with_a_huge_header_is_refused_before_loading(tmp_path, finished,
+                                                                     capsys):
+    starts = _npy_header(tmp_path / "huge.npy", (100000, 10000, 10000, 3))
+    out = tmp_path / "s"
+    code, err = run(["sample", finished / "model.npz", "--out-dir", out, "--starts", starts,
+                     "--steps", "1", "--no-progress"], capsys)
+    assert code == 2 and str(starts) in err and "(N, H, W, 3)" in err
+    assert "header claims" in err and "MemoryError" not in err and not out.exists()
+
+
+def test_sample_starts_of_another_shape_names_the_expected_one(tmp_path, finished, capsys):
+    samples = np.load(finished / "samples.npy")
+    starts = tmp_path / "small.npy"
+    np.save(starts, samples[:, :16, :16])
+    out = tmp_path / "s"
+    code, err = run(["sample", finished / "model.npz", "--out-dir", out, "--starts", starts,
+                     "--steps", "1", "--no-progress"], capsys)
+    h, w = samples.shape[1:3]
+    assert code == 2 and str(starts) in err and f"{len(samples)}x{h}x{w}xC" in err
+    assert not out.exists()
+
+
+def test_sample_starts_that_is_an_npz_says_a_npy_is_expected(tmp_path, finished, capsys):
+    out = tmp_path / "s"
+    for starts in (finished / "model.npz", finished / "trace.npz"):
+        code, err = run(["sample", finished / "model.npz", "--out-dir", out, "--starts",
+                         starts, "--steps", "1", "--no-progress"], capsys)
+        assert code == 2 and str(starts) in err and ".npz archive" in err and ".npy" in err
+        assert "AttributeError" not in err and not out.exists()
+
+
+def test_sample_starts_of_the_learning_run_still_work(tmp_path, finished, capsys):
+    out = tmp_path / "s"
+    code, _ = run(["sample", finished / "model.npz", "--out-dir", out, "--starts",
+                   finished / "samples.npy", "--steps", "2", "--no-progress"], capsys)
+    assert code == 0 and np.isfinite(np.load(out / "samples.npy")).all()
+
+
+@pytest.mark.parametrize("command", ["sample", "synthesize"])
+def test_gamma_beyond_float32_is_one_line_without_a_numpy_warning(tmp_path, wood, finished,
+                                                                  capsys, command):
+    import warnings
+
+    out = tmp_path / "g"
+    argv = (["sample", finished / "model.npz", "--out-dir", out, "--steps", "2",
+             "--no-progress"]
+            if command == "sample" else ["synthesize", wood, "--out-dir", out,
+                                         "--iterations", "2", *FAST])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning (overflow in cast) would fail here
+        code, err = run(argv + ["--gamma", "1e300"], capsys)
+    assert code == 2 and "gamma" in err and "RuntimeWarning" not in err and not out.exists()
+
+
+def test_a_long_run_without_a_progress_bar_says_how_long_it_will_take(tmp_path, finished,
+                                                                      capsys, monkeypatch):
+    from maxent_jax.run import driver
+
+    monkeypatch.setattr(driver._Estimate, "LONG", 0.0)  # any run counts as long here
+    out = tmp_path / "s"
+    code, err = run(["sample", finished / "model.npz", "--out-dir", out, "--num", "1",
+                     "--steps", "150", "--no-progress"], capsys)  # 3 chunks of 50 steps
+    lines = [line for line in err.splitlines() if "left for the remaining" in line]
+    assert code == 0 and len(lines) == 1 and "remaining 50 steps" in lines[0], err
+    assert "s a step" in lines[0]
