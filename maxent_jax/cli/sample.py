@@ -97,7 +97,7 @@ def read_starts_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
             if head[:4] == b"PK\x03\x04":
                 raise ValueError(f"--starts {path}: this is an .npz archive; expected {want}")
             if head != b"\x93NUMPY":
-                raise ValueError(f"--starts {path}: not a .npy file; expected {want}")
+                raise ValueError(f"--starts {path}: not a readable .npy file; expected {want}")
             f.seek(0)
             version = np.lib.format.read_magic(f)
             if version not in ((1, 0), (2, 0)):
@@ -141,7 +141,8 @@ def load_starts(path: Path, expected: Optional[tuple[int, ...]] = None) -> np.nd
     except (OSError, ValueError, EOFError) as err:
         raise ValueError(f"--starts {path}: not a readable .npy array ({err})") from None
     if not np.isfinite(starts).all():
-        raise ValueError(f"--starts {path}: holds NaN or infinite values")
+        raise ValueError(f"--starts {path}: holds NaN or infinite values; expected "
+                         "finite floats")
     return starts.astype(np.float32)
 
 
