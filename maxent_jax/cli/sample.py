@@ -24,14 +24,13 @@ from typing import Optional
 
 import numpy as np
 
+from maxent_jax.run.settings import FLOAT32_MAX
 from maxent_jax.cli._common import (add_output_arguments, add_weights_argument, check_out_dir,
                                     check_run_memory, check_seed, clear_out_dir, save_images,
                                     save_json, save_npz, save_samples_npy,
                                     start_distributed)
 
 __all__ = ["add_parser", "load_starts", "read_starts_header", "run"]
-
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -54,12 +54,12 @@ def setting(default: Any, group: str, help: str, **cli: Any) -> Any:
     return dataclasses.field(default=default, metadata={"group": group, "help": help, **cli})
 
 
-_FLOAT32_MAX = 3.4028234663852886e38  # the chains and theta are float32
+FLOAT32_MAX = 3.4028234663852886e38  # the chains and theta are float32
 
 
 def _finite(value: float, low: float, strict: bool = False) -> bool:
     ok = (isinstance(value, (int, float)) and math.isfinite(value)
-          and abs(value) < _FLOAT32_MAX)  # finite once cast to float32 too
+          and abs(value) < FLOAT32_MAX)  # finite once cast to float32 too
     return ok and (value > low if strict else value >= low)
 
 
