@@ -26,7 +26,8 @@ class TorchFeatures(torch.nn.Module):
         for name, p in weights.params.items():
             k = torch.from_numpy(np.ascontiguousarray(np.transpose(p["kernel"], (3, 2, 0, 1))))
             conv = torch.nn.Conv2d(k.shape[1], k.shape[0], 3, padding=1,
-                                   padding_mode="zeros" if padding == "zero" else "reflect")
+                                   padding_mode={"zero": "zeros", "circular": "circular"}.get(
+                                       padding, "reflect"))
             conv.weight.data, conv.bias.data = k.clone(), torch.from_numpy(p["bias"]).clone()
             self.convs[name] = conv
         self.act = torch.nn.CELU(1.0) if activation == "celu" else torch.nn.ReLU()
