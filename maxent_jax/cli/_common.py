@@ -25,7 +25,7 @@ __all__ = ["add_weights_argument", "add_network_arguments", "add_settings_argume
            "add_output_arguments", "check_out_dir", "clear_out_dir", "earlier_outputs",
            "check_seed", "check_run_memory",
            "add_run_arguments", "config_from_args", "load_backbone_arg", "load_exemplar_arg",
-           "layers_arg", "save_images", "write_record", "ENV_COMPILE_CACHE",
+           "layers_arg", "save_images", "write_record", "report_written", "ENV_COMPILE_CACHE",
            "enable_compile_cache", "NETWORK_FLAGS"]
 
 ENV_COMPILE_CACHE = "MAXENT_JAX_COMPILE_CACHE"
@@ -321,6 +321,14 @@ def save_figure(fig: Any, path: Path) -> Path:
     from maxent_jax.io import write_atomic
 
     return write_atomic(path, lambda f: fig.savefig(f, dpi=110, format="png"))
+
+
+def report_written(out_dir: Path, paths: list[Path]) -> None:
+    """Print "wrote N files to DIR: ..." for every file this run wrote: ``paths`` and, when
+    there, the driver's ``checkpoint.npz`` (written while the chains ran)."""
+    checkpoint = out_dir / "checkpoint.npz"
+    paths = list(dict.fromkeys(paths + ([checkpoint] if checkpoint.is_file() else [])))
+    print(f"wrote {len(paths)} files to {out_dir}: " + ", ".join(p.name for p in paths))
 
 
 def write_record(out_dir: Path, config: Any, extra: dict[str, Any]) -> Path:

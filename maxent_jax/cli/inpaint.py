@@ -21,7 +21,7 @@ import numpy as np
 from maxent_jax.cli._common import (add_run_arguments, add_settings_arguments, check_out_dir,
                                     check_run_memory, check_seed, clear_out_dir,
                                     config_from_args, load_backbone_arg, save_images, save_npz,
-                                    start_distributed, step_changes, write_record)
+                                    start_distributed, step_changes, write_record, report_written)
 from maxent_jax.io import load_image, save_image
 
 __all__ = ["add_parser", "run", "load_inputs"]
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     if not residual < 1e-2:
         print("warning: the kriging system was not solved accurately; try a larger --jitter "
               "or a smaller --border", file=sys.stderr)
-    print(f"wrote {len(paths)} files to {args.out_dir}: " + ", ".join(p.name for p in paths))
+    report_written(args.out_dir, paths)
     return 0
 
 

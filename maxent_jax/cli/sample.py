@@ -28,7 +28,7 @@ from maxent_jax.run.settings import FLOAT32_MAX
 from maxent_jax.cli._common import (add_output_arguments, add_weights_argument, check_out_dir,
                                     check_run_memory, check_seed, clear_out_dir, save_images,
                                     save_json, save_npz, save_samples_npy,
-                                    start_distributed)
+                                    start_distributed, report_written)
 
 __all__ = ["add_parser", "load_starts", "read_starts_header", "run"]
 
@@ -203,5 +203,5 @@ def run(args: argparse.Namespace) -> int:
           f"{diagnostics['stein_ratio']:.3g} (1 at equilibrium){extra} ({seconds:.1f} s)")
     for line in diagnostics["warnings"]:
         print(f"warning: {line}", file=sys.stderr)
-    print(f"wrote {len(paths)} files to {args.out_dir}: " + ", ".join(p.name for p in paths))
+    report_written(args.out_dir, paths)
     return 0

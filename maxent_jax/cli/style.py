@@ -19,7 +19,7 @@ from maxent_jax.cli._common import (add_run_arguments, add_settings_arguments, c
                                     check_run_memory, check_seed, clear_out_dir,
                                     config_from_args, load_backbone_arg, load_exemplar_arg,
                                     save_figure, save_images, save_npz, start_distributed,
-                                    step_changes, write_record)
+                                    step_changes, write_record, report_written)
 from maxent_jax.io import save_image
 
 __all__ = ["add_parser", "run", "resize_to", "plot_style_trace"]
@@ -88,15 +88,15 @@ def run(args: argparse.Namespace) -> int:
                             progress=not args.no_progress, devices=args.devices,
                             allow_step_change=args.allow_step_change)
     seconds = time.perf_counter() - start
-    save_image(args.out_dir / "content.png", content)
-    save_image(args.out_dir / "style.png", style)
-    paths = _write(args.out_dir, result, config, {
+    inputs = [save_image(args.out_dir / "content.png", content),
+              save_image(args.out_dir / "style.png", style)]
+    paths = inputs + _write(args.out_dir, result, config, {
         "content": str(args.content), "style": str(args.style), "max_side": args.max_side,
         "weights": str(args.weights) if args.weights else None, "seconds": seconds, **extra})
     gap, dist = result.trace["relative_gap"], result.trace["content_distance"].mean(axis=1)
     print(f"relative style gap {gap[0]:.3f} -> {gap[-1]:.3f}, content distance "
           f"{dist[0]:.3g} -> {dist[-1]:.3g} in {len(gap)} iterations ({seconds:.1f} s)")
-    print(f"wrote {len(paths)} files to {args.out_dir}: " + ", ".join(p.name for p in paths))
+    report_written(args.out_dir, paths)
     return 0
 
 

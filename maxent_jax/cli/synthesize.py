@@ -25,7 +25,7 @@ from maxent_jax.cli._common import (add_run_arguments, add_settings_arguments, c
                                     check_run_memory, check_seed, clear_out_dir,
                                     config_from_args, load_backbone_arg, load_exemplar_arg,
                                     save_figure, save_images, save_npz, save_samples_npy, start_distributed,
-                                    step_changes, write_record)
+                                    step_changes, write_record, report_written)
 from maxent_jax.io import save_image
 
 __all__ = ["add_parser", "run", "write_outputs", "plot_trace"]
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from maxent_jax.run.diagnostics import summary
 
-    save_image(args.out_dir / "exemplar.png", exemplar)
+    exemplar_png = save_image(args.out_dir / "exemplar.png", exemplar)
     diagnostics = summary(result.trace)
     if check is not None:
         diagnostics["fixed_theta_check"] = check.diagnostics
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         "image": str(args.image), "max_side": args.max_side,
         "weights": str(args.weights) if args.weights else None, "seconds": seconds,
         "diagnostics": diagnostics, **extra})
-    paths.append(save_model(args.out_dir / "model.npz", result.model))
+    paths += [save_model(args.out_dir / "model.npz", result.model), exemplar_png]
     gap = result.trace["relative_gap"]
     print(f"relative feature gap {gap[0]:.3f} -> {gap[-1]:.3f} in {len(gap)} iterations "
           f"({seconds:.1f} s)")
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
               f"{check.diagnostics['stein_ratio']:.3g}")
     for line in diagnostics["warnings"]:
         print(f"warning: {line}", file=sys.stderr)
-    print(f"wrote {len(paths)} files to {args.out_dir}: " + ", ".join(p.name for p in paths))
+    report_written(args.out_dir, paths)
     return 0
 
 

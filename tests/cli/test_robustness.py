@@ -336,3 +336,18 @@ def test_a_long_run_without_a_progress_bar_says_how_long_it_will_take(tmp_path, 
     lines = [line for line in err.splitlines() if "left for the remaining" in line]
     assert code == 0 and len(lines) == 1 and "remaining 50 steps" in lines[0], err
     assert "s a step" in lines[0]
+
+
+# ---------------------------------------------------------------- issue 29, item 6
+
+def test_synthesize_lists_every_file_it_writes(tmp_path, wood, capsys):
+    """"wrote N files" names exactly the files in the folder (it said 6 and wrote 7: the
+    exemplar.png and checkpoint.npz were left out of the count)."""
+    out = tmp_path / "run"
+    capsys.readouterr()
+    assert main(["synthesize", str(wood), "--out-dir", str(out), "--iterations", "4",
+                 "--checkpoint-every", "2", *FAST]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("wrote "))
+    count, names = line.split(" files to ")[0].split()[1], line.split(": ", 1)[1].split(", ")
+    assert sorted(names) == sorted(p.name for p in out.iterdir())
+    assert int(count) == len(names) and {"exemplar.png", "checkpoint.npz"} <= set(names)
