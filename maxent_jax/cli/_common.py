@@ -77,6 +77,15 @@ def layers_arg(value: Optional[str]) -> Optional[tuple[str, ...]]:
     return tuple(name.strip() for name in value.split(",") if name.strip())
 
 
+def ints_arg(value: Optional[str]) -> Optional[tuple[Any, ...]]:
+    """``"64,128"`` -> ``(64, 128)``; empty -> None. An item that is not an integer is kept
+    as written, for the settings' check to name in one line."""
+    if not value:
+        return None
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    return tuple(int(i) if i.lstrip("-").isdigit() else i for i in items)
+
+
 def _field_type(config_cls: type, field: dataclasses.Field) -> Any:
     hint = typing.get_type_hints(config_cls)[field.name]
     args = [a for a in typing.get_args(hint) if a is not type(None)]
@@ -91,6 +100,9 @@ def _add_field(parser: argparse.ArgumentParser, config_cls: type, field: datacla
     help_text = meta["help"] + ("" if default in (None, False) else f" (default: {default})")
     if kind is bool:
         parser.add_argument(flag, dest=field.name, action="store_true", help=meta["help"])
+    elif typing.get_origin(kind) is tuple and typing.get_args(kind)[0] is int:
+        parser.add_argument(flag, dest=field.name, type=ints_arg, default=default,
+                            metavar=meta.get("metavar"), help=help_text)
     elif typing.get_origin(kind) is tuple:
         joined = ",".join(default) if default else None
         parser.add_argument(flag, dest=field.name, type=layers_arg, default=default,

@@ -154,6 +154,17 @@ def load_checkpoint(path: Path, template: Any, info_type: type,
     return jax.tree_util.tree_unflatten(treedef, new), infos, saved
 
 
+def saved_identity(path: Optional[Path]) -> Optional[dict[str, Any]]:
+    """The identity a checkpoint was written with, unchecked (None if it cannot be read):
+    enough to choose which part of a run to resume; :func:`load_checkpoint` then checks."""
+    try:
+        with np.load(Path(path), allow_pickle=False) as data:
+            saved = json.loads(str(data["identity"]))
+        return saved if isinstance(saved, dict) else None
+    except Exception:  # any damage: load_checkpoint names it
+        return None
+
+
 def checkpoint_path(out_dir: Optional[Path]) -> Optional[Path]:
     """``out_dir/checkpoint.npz`` (None without a folder)."""
     return None if out_dir is None else Path(out_dir) / CHECKPOINT

@@ -128,15 +128,18 @@ def drive(run_chunk: Callable[[Any, Any, int], tuple[Any, Any]], state: Any,
           checkpointing: Optional[Checkpointing] = None, progress: bool = False,
           desc: str = "SOUL", monitor: Optional[Callable[[Any], Any]] = None,
           postfix: Optional[Callable[[Any], Mapping[str, str]]] = None,
-          place: Optional[Callable[[Any], Any]] = None) -> DriveResult:
+          place: Optional[Callable[[Any], Any]] = None,
+          infos: Sequence[Any] = ()) -> DriveResult:
     """Run ``chunks`` = ``[(start, length, m), ...]`` (see the module docstring).
 
     ``place`` puts a state on the devices (e.g. shards the chains): applied to a state read
     from a checkpoint and to each chunk's result, so every chunk sees the same input
-    shardings and reuses one compiled program.
+    shardings and reuses one compiled program. ``infos``: those of earlier steps run before
+    ``state`` (a coarse-to-fine run's earlier stages), kept at the head of the result's and
+    written into the checkpoint; a resumed run reads them from the checkpoint instead.
     """
     ckpt = checkpointing or Checkpointing(None, {})
-    infos: list = []
+    infos = list(infos)
     if ckpt.resume:
         if ckpt.path is None:
             raise CheckpointError("--resume needs an output folder holding a checkpoint")

@@ -46,11 +46,13 @@ RestartBuilder = Callable[..., Callable[[jax.Array], jax.Array]]  # (config, *ar
 
 
 class TaskRun(NamedTuple):
-    """Final state (on the devices), trace (numpy) and the monitor's records."""
+    """Final state (on the devices), trace (numpy), the monitor's records and the infos of
+    every chunk (those given to :func:`run_soul_task` first)."""
 
     state: SOULState
     trace: dict[str, np.ndarray]
     records: list
+    infos: list = []
 
 
 def default_devices(chains: int) -> int:
@@ -140,7 +142,10 @@ def run_soul_task(config: SOULConfig, backbone: Backbone, build: EnergyBuilder,
                   monitor: Optional[Callable[[Backbone, tuple, SOULState], Any]] = None,
                   allow_step_change: bool = False, estimator: str = "path",
                   precond: Optional[Preconditioner] = None,
-                  restart: Optional[RestartBuilder] = None) -> TaskRun:
+                  restart: Optional[RestartBuilder] = None,
+                  initial: Optional[SOULState] = None,
+                  chunks: Optional[Sequence[tuple[int, int, int]]] = None,
+                  infos: Sequence[Any] = ()) -> TaskRun:
     """Run SOUL for ``config.iterations`` outer steps (see the module docstring).
 
     ``args``: the arrays ``build`` needs besides the backbone (replicated on the devices).
@@ -151,6 +156,10 @@ def run_soul_task(config: SOULConfig, backbone: Backbone, build: EnergyBuilder,
     ``precond``: the Langevin preconditioner M, required when ``config.precondition`` is
     not ``"none"`` and refused otherwise. ``restart``: a module-level ``(config, *args) ->
     (key -> (C, H, W, ch) fresh positions)``, required when the config restarts chains.
+    ``initial``: the state to start from instead of ``soul_init(positions, 0)`` (a coarse-to-
+    fine run's next stage), ``chunks``: the ``(start, length, m)`` to run instead of
+    ``config.chunks()``, ``infos``: the infos of the steps before ``initial``
+    (:mod:`maxent_jax.tasks.scales`).
     """
     if restart_every(config) and restart is None:
         raise ValueError(f"restart-every {restart_every(config)}: {desc} cannot restart "
@@ -165,8 +174,9 @@ def run_soul_task(config: SOULConfig, backbone: Backbone, build: EnergyBuilder,
     backbone, args = replicate(backbone, mesh), replicate(args, mesh)
     precond = None if precond is None else replicate(precond, mesh)
     pixels = positions.shape[-3] * positions.shape[-2]
-    state = shard_state(soul_init(positions, jnp.zeros(backbone.dim),
-                                  config.theta_optimizer(pixels)), mesh)
+    if initial is None:
+        initial = soul_init(positions, jnp.zeros(backbone.dim), config.theta_optimizer(pixels))
+    state = shard_state(initial, mesh)
     target_norms = np.asarray(block_norms(target, backbone.block_sizes()))
     runner = chunk_program(config, build, estimator, restart)
     ignore = ("config.iterations",) + (("config.gamma", "config.delta", "config.delta_scale")
@@ -174,8 +184,9 @@ def run_soul_task(config: SOULConfig, backbone: Backbone, build: EnergyBuilder,
     ckpt = Checkpointing(checkpoint_path(out_dir), identity, write=checkpoint, resume=resume,
                          advice="try a smaller --gamma", ignore=ignore)
     result = drive(lambda s, stop, m: runner(backbone, args, run_key, s, stop, m, precond),
-                   state, config.chunks(), SOULInfo, checkpointing=ckpt, progress=progress,
+                   state, config.chunks() if chunks is None else list(chunks), SOULInfo,
+                   checkpointing=ckpt, progress=progress, infos=infos,
                    desc=desc, postfix=_postfix(target_norms), place=lambda s: shard_state(s, mesh),
                    monitor=None if monitor is None else (lambda s: monitor(backbone, args, s)))
     trace = soul_trace(result.infos, target_norms, backbone.block_names())
-    return TaskRun(result.state, trace, result.records)
+    return TaskRun(result.state, trace, result.records, result.infos)

@@ -42,6 +42,7 @@ from maxent_jax.run.task import default_devices, run_identity, run_soul_task
 from maxent_jax.sampling.energy import EnergyFn, macrocanonical_energy, reference_centre
 from maxent_jax.sampling.preconditioned import make_preconditioner
 from maxent_jax.sampling.soul import SOULState
+from maxent_jax.tasks.scales import grow, plan_stages, scale_checks, split_chunks, stage_sizes
 from maxent_jax.tasks.starts import STARTS, starts
 
 __all__ = [
@@ -75,6 +76,14 @@ class SynthesisConfig(SOULConfig):
                                  "the last R steps, so none if R >= --iterations (0: "
                                  "persistent chains, the seed's algorithm); see "
                                  "docs/fidelity.md", metavar="R")
+    scales: Optional[tuple[int, ...]] = setting(
+        None, "task", "coarse-to-fine learning: comma-separated chain sides, increasing, the "
+        "last the output's longer side (e.g. 64,128,256); theta carries over and the chains "
+        "are tiled to the next size (maxent_jax.tasks.scales; default: one scale)",
+        metavar="S1,S2,...")
+    scale_iterations: Optional[tuple[int, ...]] = setting(
+        None, "task", "with --scales: outer steps per scale, summing to --iterations "
+        "(default: equal shares)", metavar="N1,N2,...")
 
     def checks(self) -> list[tuple[bool, str]]:
         return super().checks() + [
@@ -83,13 +92,24 @@ class SynthesisConfig(SOULConfig):
              "restart-every must be >= 0"),
             (self.size is None or (len(self.size) == 2 and min(self.size) >= 1),
              "size must be two positive integers"),
-        ]
+        ] + scale_checks(self, self.size)
 
     def validate(self) -> "SynthesisConfig":
         super().validate()
         if self.size is not None:
             check_image_size(self.size, self.spec(), "the output size")
+            check_stage_sizes(self, self.size)
         return self
+
+
+def check_stage_sizes(config: SynthesisConfig, size: tuple[int, int]) -> None:
+    """Each stage of ``config.scales`` large enough for the network's deepest layer."""
+    errors = [m for ok, m in scale_checks(config, size) if not ok]
+    if errors:
+        raise ValueError(errors[0])
+    if config.scales:
+        for scale, stage in zip(config.scales, stage_sizes(size, config.scales)):
+            check_image_size(stage, config.spec(), f"scale {scale}")
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -159,22 +179,71 @@ def synthesize(exemplar: Array, network: Union[Backbone, Mapping[str, Any]],
     exemplar = jnp.asarray(exemplar, jnp.float32)
     size = tuple(config.size) if config.size else tuple(exemplar.shape[:2])
     check_image_size(size, config.spec(), "the output")
-    backbone = as_backbone(network, config.spec(), size)
+    check_stage_sizes(config, size)
+    stages = plan_stages(size, config.iterations, config.scales, config.scale_iterations)
     host_exemplar = np.asarray(exemplar)
     init_key, run_key = jax.random.split(jax.random.key(config.seed))
-    target = exemplar_features(backbone, exemplar)
-    run = run_soul_task(config, backbone, texture_energy, (exemplar, target),
-                        initial_positions(init_key, exemplar, config), target, run_key,
-                        identity=run_identity(config, backbone, exemplar=host_exemplar),
-                        out_dir=out_dir, resume=resume, checkpoint=checkpoint,
-                        progress=progress, devices=devices,
-                        allow_step_change=allow_step_change,
-                        precond=make_preconditioner(config.precondition, exemplar, size),
-                        restart=texture_restarts)
-    state = run.state
+    final = as_backbone(network, config.spec(), stages[-1].size)
+    target = exemplar_features(final, exemplar)
+    identity = run_identity(config, final, exemplar=host_exemplar)
+    first = resume_stage(out_dir, stages) if resume else 0
+    state, infos, trace = None, [], {}
+    for k, (stage, chunks) in enumerate(zip(stages, split_chunks(config.chunks(), stages))):
+        if k < first:
+            continue
+        backbone = (final if stage.size == stages[-1].size
+                    else as_backbone(network, config.spec(), stage.size))
+        if k == 0:
+            positions = initial_positions(init_key, exemplar,
+                                          dataclasses.replace(config, size=stage.size))
+        else:  # the shape of a resumed stage's state (the checkpoint fills it) or unused
+            positions = jnp.zeros((config.chains, *stage.size, exemplar.shape[-1]), jnp.float32)
+        run = run_soul_task(
+            config, backbone, texture_energy, (exemplar, target), positions, target, run_key,
+            identity=stage_identity(identity, stages, k), out_dir=out_dir,
+            resume=resume and k == first, checkpoint=checkpoint, progress=progress,
+            devices=devices, allow_step_change=allow_step_change,
+            precond=make_preconditioner(config.precondition, exemplar, stage.size),
+            restart=texture_restarts, chunks=chunks, infos=infos,
+            initial=None if state is None else grown_state(state, stage.size),
+            desc="SOUL" if len(stages) == 1 else f"SOUL {stage.size[0]}x{stage.size[1]}")
+        state, infos, trace = run.state, run.infos, run.trace
+    if len(stages) > 1:
+        trace["stage"] = np.repeat(np.arange(len(stages)),
+                                   [s.stop - s.start for s in stages])[: len(trace["energy"])]
+        trace["stage_sizes"] = np.array([s.size for s in stages])
     average = to_host(state.average) if int(state.num_averaged) > 0 else None
-    model = learned_model(config, backbone, host_exemplar, np.asarray(target), run.trace)
-    return SynthesisResult(to_host(state.positions), average, run.trace, state, model)
+    model = learned_model(config, final, host_exemplar, np.asarray(target), trace)
+    return SynthesisResult(to_host(state.positions), average, trace, state, model)
+
+
+def stage_identity(identity: dict[str, Any], stages: list, k: int) -> dict[str, Any]:
+    """A checkpoint's identity: the run's, and for a coarse-to-fine run the stages and the
+    stage it was written in (one stage: the plain run's, unchanged)."""
+    if len(stages) == 1:
+        return identity
+    return {**identity, "stage": k, "stages": [[list(s.size), s.start, s.stop] for s in stages]}
+
+
+def resume_stage(out_dir: Optional[Path], stages: list) -> int:
+    """The stage a checkpoint in ``out_dir`` was written in (0 if it cannot be told: the
+    first stage's resume then names the problem)."""
+    from maxent_jax.run.checkpoint import checkpoint_path, saved_identity
+
+    if len(stages) == 1 or out_dir is None:
+        return 0
+    saved = saved_identity(checkpoint_path(out_dir)) or {}
+    stage = saved.get("stage", 0)
+    return stage if isinstance(stage, int) and 0 <= stage < len(stages) else 0
+
+
+def grown_state(state: SOULState, size: tuple[int, int]) -> SOULState:
+    """The state of the next stage: chains tiled to ``size`` (:func:`grow`), theta, the
+    optimiser state and the step carried over; the averages (empty before the last stage)
+    reset to the new size."""
+    positions = grow(to_host(state.positions), size)
+    return state._replace(positions=positions, average=jnp.zeros_like(positions),
+                          num_averaged=jnp.zeros_like(state.num_averaged))
 
 
 def learned_model(config: SOULConfig, backbone: Backbone, exemplar: np.ndarray,

@@ -1,0 +1,130 @@
+"""Coarse-to-fine SOUL by window growth: theta is learned on small chains, which then grow.
+
+The energy is extensive and F averages over positions,
+
+    U_theta(x) = beta |Omega| <theta, F(x) - F(x0)> + r(x),   F(x) = channel means,
+
+so one theta defines a law of images of every size (:mod:`maxent_jax.tasks.sample` already
+samples a learned model at any size). With ``scales = (s_1, ..., s_K)`` a synthesis run
+(:func:`maxent_jax.tasks.texture.synthesize`) has K stages: stage k runs its share of the
+outer SOUL steps with chains whose longer side is s_k (the output's aspect ratio kept), at
+about (s_k / s_K)^2 of the last stage's cost per step; the exemplar and F(x0) stay at the
+working resolution throughout (the chains see the exemplar's pixel scale from the start, only
+their window is small). At a stage change the chains are tiled periodically to the next size
+(:func:`grow`; with circular padding a tiled image has the same channel means up to the
+pooling grid's edge) and theta, the optimiser state and the step counter carry over, so the
+step sizes, the averaging windows and the keys ``fold_in(key, n)`` are those of one run of
+``iterations`` steps. One stage (the default, ``scales`` None) is today's plain run.
+
+This is reading (a) of issue 27 ("window growth"); the resolution pyramid (exemplar and chains
+downsampled) is not built.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["Stage", "stage_sizes", "stage_iterations", "plan_stages", "split_chunks", "grow",
+           "scale_checks"]
+
+Chunk = tuple[int, int, int]
+
+
+class Stage(NamedTuple):
+    """One stage: chains of ``size`` = (H, W) for the outer steps ``start <= n < stop``."""
+
+    size: tuple[int, int]
+    start: int
+    stop: int
+
+
+def stage_sizes(size: Sequence[int], scales: Optional[Sequence[int]]) -> list[tuple[int, int]]:
+    """(H, W) of each stage: the longer side ``s``, the other in the output's proportion."""
+    h, w = int(size[0]), int(size[1])
+    if not scales:
+        return [(h, w)]
+    side = max(h, w)
+    return [(max(1, round(h * s / side)), max(1, round(w * s / side))) for s in scales]
+
+
+def stage_iterations(iterations: int, count: int,
+                     given: Optional[Sequence[int]] = None) -> list[int]:
+    """Outer steps per stage: ``given``, else an equal share (the remainder to the last)."""
+    if given:
+        return [int(n) for n in given]
+    share = iterations // count
+    return [share] * (count - 1) + [iterations - share * (count - 1)]
+
+
+def plan_stages(size: Sequence[int], iterations: int, scales: Optional[Sequence[int]],
+                scale_iterations: Optional[Sequence[int]] = None) -> list[Stage]:
+    """The stages of a run (one stage of the output size without ``scales``)."""
+    sizes = stage_sizes(size, scales)
+    counts = stage_iterations(iterations, len(sizes), scale_iterations)
+    stops = np.cumsum(counts)
+    return [Stage(s, int(stop - n), int(stop)) for s, n, stop in zip(sizes, counts, stops)]
+
+
+def split_chunks(chunks: Sequence[Chunk], stages: Sequence[Stage]) -> list[list[Chunk]]:
+    """The run's chunks ``(start, length, m)`` cut at the stage boundaries, per stage."""
+    out: list[list[Chunk]] = [[] for _ in stages]
+    for start, length, m in chunks:
+        end = start + length
+        for k, stage in enumerate(stages):
+            lo, hi = max(start, stage.start), min(end, stage.stop)
+            if lo < hi:
+                out[k].append((lo, hi - lo, m))
+    return out
+
+
+def grow(positions: jax.Array, size: Sequence[int]) -> jax.Array:
+    """``(C, h, w, ch)`` chains tiled periodically and cropped to ``(C, H, W, ch)``."""
+    positions = jnp.asarray(positions)
+    h, w = positions.shape[-3], positions.shape[-2]
+    reps = (1, -(-int(size[0]) // h), -(-int(size[1]) // w), 1)
+    return jnp.tile(positions, reps)[:, : int(size[0]), : int(size[1])]
+
+
+def scale_checks(config: object, size: Optional[Sequence[int]]) -> list[tuple[bool, str]]:
+    """``(ok, message)`` of the ``scales`` / ``scale_iterations`` settings of ``config`` for
+    an output of ``size`` (None: not yet known, the size checks wait)."""
+    scales = getattr(config, "scales", None)
+    given = getattr(config, "scale_iterations", None)
+    iterations = getattr(config, "iterations")
+    if not scales:
+        return [(not given, "scale-iterations goes with --scales")]
+    ints = all(isinstance(s, int) and not isinstance(s, bool) for s in scales)
+    checks = [(ints and all(s >= 1 for s in scales),
+               f"scales must be positive integers (chain sides), got {','.join(map(str, scales))}")]
+    if not checks[0][0]:
+        return checks
+    checks.append((all(a < b for a, b in zip(scales, scales[1:])),
+                   f"scales must increase strictly, got {','.join(map(str, scales))}"))
+    if size is not None:
+        side = max(int(size[0]), int(size[1]))
+        checks.append((scales[-1] == side,
+                       f"the last scale must be the output's longer side {side} (got "
+                       f"{scales[-1]}){': it is above the output size' if scales[-1] > side else ''}"))
+    if given:
+        ok = (len(given) == len(scales)
+              and all(isinstance(n, int) and n >= 1 for n in given))
+        checks.append((ok, f"scale-iterations must be {len(scales)} integers >= 1 (one per "
+                           f"scale), got {','.join(map(str, given))}"))
+        if ok:
+            checks.append((sum(given) == iterations,
+                           f"scale-iterations sum to {sum(given)}, not --iterations "
+                           f"{iterations}"))
+    elif iterations < len(scales):
+        checks.append((False, f"{iterations} iterations cannot be shared by "
+                              f"{len(scales)} scales"))
+    if getattr(config, "restart_every", 0):
+        checks.append((False, "restart-every does not go with --scales"))
+    last = stage_iterations(iterations, len(scales), given)[-1] if all(
+        ok for ok, _ in checks) else iterations
+    checks.append((getattr(config, "average_last", 0) <= last,
+                   f"average-last must lie within the last scale's {last} iterations"))
+    return checks

@@ -1,0 +1,180 @@
+"""Coarse-to-fine SOUL (``--scales``) beside the plain run: time and quality, one invocation.
+
+    python scripts/benchmarks/coarse_to_fine.py [--exemplar gravel] [--size 128]
+        [--iterations 600] [--chains 4] [--scales 32,64,128]
+        [--budgets equal 60,30,10] [--out results.json] [--quick]
+
+Every mode learns from the same exemplar (crop 0 of the bundled image cut into ``--size``
+crops, :func:`maxent_jax.metrics.real_crops`) with the defaults and the same seed; the plain
+run is ``scales`` None. Wall time includes compilation (what a user waits for). Quality is
+measured on what no run optimises, on the **run output** (the chains' last iterates, the seed's
+protocol), one value per chain with a 95% bootstrap interval:
+
+* ``eval_gap``: ||mu_l(X) - mu_l(x0)|| / ||mu_l(x0)|| pooled over the ReLU layers of the
+  evaluation network of docs/comparison (VGG-19 with ReLU and zero padding, not the CELU /
+  circular network the runs constrain);
+* patch sliced-Wasserstein (:func:`maxent_jax.metrics.patch_sliced_wasserstein`), normalised
+  diversity, the layout correlation with the exemplar (zero shift) and between chains
+  (:func:`maxent_jax.metrics.texture_metrics`);
+* ``half_shift_correlation``: X against X shifted by half its size, 1 for the 2 x 2 tiling a
+  doubling stage starts from: whether the last stage has undone the tiling;
+
+beside the floors of :func:`maxent_jax.metrics.floor` (the other real crops; ADSN draws).
+``--budgets``: the share of ``--iterations`` each scale gets, ``equal`` or percentages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from maxent_jax import metrics
+from maxent_jax.exemplars import load_exemplar
+from maxent_jax.nn import features as feats
+from maxent_jax.nn.vgg import vgg_variables, with_transposed_kernels
+from maxent_jax.nn.weights import load_weights
+from maxent_jax.tasks.texture import SynthesisConfig, synthesize
+
+EVAL_SPEC = feats.get_spec(None, layers=tuple(feats.PRESETS["full"].layers), activation="relu",
+                           pooling="avg", padding="zero")
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                flags = Path("/proc/cpuinfo").read_text()
+                isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "?"
+                return f"{line.split(':', 1)[1].strip()} ({isa}, {os.cpu_count()} cores)"
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def eval_gaps(variables: Any, samples: np.ndarray, exemplar: np.ndarray) -> np.ndarray:
+    """Per sample: the pooled relative channel-mean gap in the evaluation network."""
+    fn = jax.jit(lambda x: feats.features(EVAL_SPEC, variables, x))
+    f0 = np.asarray(fn(jnp.asarray(exemplar)))
+    return np.array([np.linalg.norm(np.asarray(fn(jnp.asarray(x))) - f0) / np.linalg.norm(f0)
+                     for x in samples])
+
+
+def half_shift_correlation(samples: np.ndarray) -> np.ndarray:
+    """Per sample: the correlation of X with X circularly shifted by half its size, 1 for
+    a 2 x 2 periodic tiling (what a doubling stage starts from), near 0 without one."""
+    out = []
+    for x in np.asarray(samples, np.float64):
+        x = x - x.mean(axis=(0, 1))
+        y = np.roll(x, (x.shape[0] // 2, x.shape[1] // 2), axis=(0, 1))
+        out.append(float((x * y).sum() / max((x * x).sum(), 1e-30)))
+    return np.array(out)
+
+
+def scores(variables: Any, samples: np.ndarray, exemplar: np.ndarray) -> dict[str, Any]:
+    tm = metrics.texture_metrics(samples, exemplar)
+    per = tm["per_sample"]
+    out = {"eval_gap": eval_gaps(variables, samples, exemplar),
+           "patch_sliced_wasserstein": per["patch_sliced_wasserstein"],
+           "normalised_diversity": per["normalised_diversity"],
+           "layout_zero_shift": per["layout_zero_shift"],
+           "between_chain_correlation": per["between_chain_correlation"],
+           "half_shift_correlation": half_shift_correlation(samples)}
+    return {k: metrics.bootstrap_interval(v)._asdict() for k, v in out.items()}
+
+
+def budgets(spec: str, iterations: int, count: int) -> tuple[int, ...] | None:
+    if spec == "equal":
+        return None
+    shares = [float(s) for s in spec.split(",")]
+    if len(shares) != count:
+        raise SystemExit(f"--budgets {spec}: {count} shares needed")
+    counts = [max(1, int(iterations * s / sum(shares))) for s in shares[:-1]]
+    return tuple(counts + [iterations - sum(counts)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--exemplar", default="gravel")
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--iterations", type=int, default=600)
+    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument("--scales", default="32,64,128")
+    parser.add_argument("--budgets", nargs="+", default=["equal", "60,30,10"])
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: 32 px, 6 iterations, 2 chains, scales 16,32")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.size, args.iterations, args.chains, args.scales = 32, 6, 2, "16,32"
+        args.budgets = ["equal", "2,1"]
+    scales = tuple(int(s) for s in args.scales.split(","))
+    weights = load_weights()
+    network = with_transposed_kernels(vgg_variables(weights))
+    image = load_exemplar(args.exemplar)
+    floor_psw = metrics.floor(metrics.patch_sliced_wasserstein, image, crop=args.size)
+    exemplar = floor_psw["exemplar"]
+    floor_div = metrics.floor(metrics.normalised_diversity, image, crop=args.size)
+    base = SynthesisConfig(iterations=args.iterations, chains=args.chains)
+    modes = {"plain": base}
+    for b in args.budgets:
+        modes[f"scales {args.scales}, {b}"] = dataclasses.replace(
+            base, scales=scales, scale_iterations=budgets(b, args.iterations, len(scales)))
+    result: dict[str, Any] = {
+        "command": "python scripts/benchmarks/coarse_to_fine.py " + " ".join(argv or []),
+        "cpu": cpu_name(), "jax": jax.__version__, "exemplar": args.exemplar,
+        "size": args.size, "iterations": args.iterations, "chains": args.chains,
+        "protocol": "run output (the chains' last iterates)",
+        "floors": {"patch_sliced_wasserstein": {"real": floor_psw["real"],
+                                                "adsn": floor_psw["adsn"]},
+                   "normalised_diversity": {"real": floor_div["real"],
+                                            "adsn": floor_div["adsn"]}},
+        "modes": {}}
+    for name, config in modes.items():
+        start = time.perf_counter()
+        run = synthesize(exemplar, network, config, progress=False)
+        wall = time.perf_counter() - start
+        result["modes"][name] = {"wall_s": wall, "scale_iterations": config.scale_iterations,
+                                 "final_relative_gap": float(run.trace["relative_gap"][-1]),
+                                 **scores(network, run.samples, exemplar)}
+        print(f"{name}: {wall:.1f} s", flush=True)
+    plain = result["modes"]["plain"]["wall_s"]
+    for r in result["modes"].values():
+        r["speed_up"] = plain / r["wall_s"]
+    table = markdown(result)
+    result["table"] = table
+    print(table)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1, default=float))
+    return 0
+
+
+def markdown(result: dict[str, Any]) -> str:
+    keys = ("eval_gap", "patch_sliced_wasserstein", "normalised_diversity",
+            "layout_zero_shift", "between_chain_correlation", "half_shift_correlation")
+    lines = ["| mode | wall s | speed-up | " + " | ".join(keys) + " |",
+             "|---|---:|---:|" + "---|" * len(keys)]
+    for name, r in result["modes"].items():
+        cells = [f"{r[k]['estimate']:.3f} [{r[k]['low']:.3f}, {r[k]['high']:.3f}]" for k in keys]
+        lines.append(f"| {name} | {r['wall_s']:.0f} | {r['speed_up']:.2f}x | "
+                     + " | ".join(cells) + " |")
+    f = result["floors"]
+    lines.append(f"| floor: real crops / ADSN | | | | {f['patch_sliced_wasserstein']['real']:.3f}"
+                 f" / {f['patch_sliced_wasserstein']['adsn']:.3f} | "
+                 f"{f['normalised_diversity']['real']:.3f} / "
+                 f"{f['normalised_diversity']['adsn']:.3f} | | | |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
