@@ -45,8 +45,10 @@ def test_rehearsal_runs_every_part_and_brings_back_at_most_8_files(rehearsal):
     assert wall < 180, wall
     files = sorted(p.name for p in out.iterdir())
     assert len(files) <= 8 and all(p.is_file() for p in out.iterdir()), files  # device limit
-    assert files == sorted(["check.json", "log.txt"] + [f"run_{e}.tar" for e in EXEMPLARS])
     data = json.loads((out / "check.json").read_text())
+    scaled = EXEMPLARS[: data["plan"]["scale_exemplars"]]
+    runs = list(EXEMPLARS) + [f"{e}_scales" for e in scaled]
+    assert files == sorted(["check.json", "log.txt"] + [f"run_{r}.tar" for r in runs])
     assert data["plan"]["side"] == 32 and data["calls"] == 1 and data["unfinished"] == []
     # timing: one row per (size, chains, precision), both libraries, finite positive times
     keys = {(r["size"], r["chains"], r["precision"]) for r in data["timing"]}
@@ -57,7 +59,7 @@ def test_rehearsal_runs_every_part_and_brings_back_at_most_8_files(rehearsal):
         for k in ("jax_s_per_step", "torch_s_per_step", "jax_first_call_s"):
             assert math.isfinite(r[k]) and r[k] > 0, r
     # the runs: the seed's algorithm with the fixed-theta check, outputs in the tars
-    for e in EXEMPLARS:
+    for e in runs:
         run = data["runs"][e]
         assert run["status"] == "done" and not run["resumed"], run
         assert "--check-steps 2" in run["command"] and "--max-side 32" in run["command"]
@@ -67,8 +69,8 @@ def test_rehearsal_runs_every_part_and_brings_back_at_most_8_files(rehearsal):
             names = {Path(n).name for n in t.getnames()}
         assert {"model.npz", "trace.npz", "samples.npy", "checkpoint.npz",
                 "config.json"} <= names, names
-    # coarse-to-fine: run when synthesize has --scales, else said
-    assert "scales" in data or any(n.endswith("_scales") for n in data["runs"])
+    # coarse-to-fine: synthesize has --scales, so the check runs it
+    assert "--scales 16,32" in data["runs"]["gravel_scales"]["command"]
 
 
 def test_report_prints_the_tables(rehearsal, tmp_path):

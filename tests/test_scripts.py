@@ -152,3 +152,26 @@ def test_equilibrium_check_learning_history_reads_the_trace():
     assert history["stein_ratio"]["100"] == np.mean(steps[50:100])
     assert history["running_average_gap"]["500"] == 1.0 / 500
     assert abs(history["theta_change_last_quarter"] - (1200 - 900) / 1200) < 1e-12
+
+
+def test_coarse_to_fine_benchmark_quick_smoke_run(tmp_path):
+    """``scripts/benchmarks/coarse_to_fine.py --quick``: the plain run and two modes of
+    ``--scales 16,32`` are timed and scored with intervals; chains grown by tiling start as
+    a 2 x 2 tiling, which the half-shift correlation sees (a few steps do not undo it), new
+    ADSN starts do not."""
+    bench = load_script("benchmarks/coarse_to_fine")
+    out = tmp_path / "c2f.json"
+    assert bench.main(["--quick", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert list(data["modes"]) == ["plain", "scales 16,32, tile, equal",
+                                   "scales 16,32, adsn, 2,1"]
+    assert data["modes"]["plain"]["speed_up"] == 1.0
+    assert data["modes"]["scales 16,32, adsn, 2,1"]["scale_iterations"] == [4, 2]
+    for mode in data["modes"].values():
+        for key in ("eval_gap", "patch_sliced_wasserstein", "normalised_diversity"):
+            r = mode[key]
+            assert r["low"] <= r["estimate"] <= r["high"], (key, r)
+    half = {k: m["half_shift_correlation"]["estimate"] for k, m in data["modes"].items()}
+    assert half["scales 16,32, tile, equal"] > 0.9 > max(half["plain"],
+                                                          half["scales 16,32, adsn, 2,1"])
+    assert "| plain |" in data["table"]

@@ -9,6 +9,8 @@ then sampled at fixed theta_bar for N steps from new ADSN starts
 (:func:`maxent_jax.tasks.sample.sample_model`, seed + 1): its diagnostics go to
 ``config.json`` (``diagnostics.fixed_theta_check``) and its warnings
 (:func:`maxent_jax.run.diagnostics.fixed_theta_warnings`) are printed with the run's.
+With ``--scales S1,...,SK`` theta is learned coarse to fine (:mod:`maxent_jax.tasks.scales`):
+``trace.npz`` then holds ``stage`` (of every step) and ``stage_sizes``.
 """
 
 from __future__ import annotations
@@ -134,7 +136,7 @@ def write_outputs(out_dir: Path, result: Any, config: Any, extra: dict[str, Any]
 def plot_trace(trace: dict[str, np.ndarray], path: Path) -> Path:
     """Relative feature gap (total, per layer, of the running average), ||theta|| and
     ||theta - theta_bar||, the chains' correlation and Stein's ratio, and the MALA probe's
-    acceptance."""
+    acceptance; with ``--scales``, dotted lines at the scale changes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -172,6 +174,10 @@ def plot_trace(trace: dict[str, np.ndarray], path: Path) -> Path:
         ok = np.isfinite(trace["probe_acceptance"])
         ax4.plot(it[ok], trace["probe_acceptance"][ok], "o-", ms=3)
     ax4.set(xlabel="iteration", ylim=(0, 1.05), title="MALA acceptance of a probe move")
+    if "stage" in trace:  # coarse-to-fine: a dotted line where the chains grow
+        for n in it[1:][np.diff(trace["stage"]) > 0]:
+            for ax in (ax1, ax2, ax3, ax4):
+                ax.axvline(n, color="grey", lw=0.6, ls=":")
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)

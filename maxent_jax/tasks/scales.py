@@ -10,9 +10,11 @@ samples a learned model at any size). With ``scales = (s_1, ..., s_K)`` a synthe
 outer SOUL steps with chains whose longer side is s_k (the output's aspect ratio kept), at
 about (s_k / s_K)^2 of the last stage's cost per step; the exemplar and F(x0) stay at the
 working resolution throughout (the chains see the exemplar's pixel scale from the start, only
-their window is small). At a stage change the chains are tiled periodically to the next size
-(:func:`grow`; with circular padding a tiled image has the same channel means up to the
-pooling grid's edge) and theta, the optimiser state and the step counter carry over, so the
+their window is small). At a stage change theta, the optimiser state and the step counter
+carry over and the chains start again (``scale_growth``): from new ADSN draws at the next size
+(``adsn``), or tiled periodically from the last ones (``tile``, :func:`grow`; with circular
+padding a tiled image has the same channel means up to the pooling grid's edge, but a short
+last stage leaves the tiling visible: docs/performance.md). Either way the
 step sizes, the averaging windows and the keys ``fold_in(key, n)`` are those of one run of
 ``iterations`` steps. One stage (the default, ``scales`` None) is today's plain run.
 
@@ -28,8 +30,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Stage", "stage_sizes", "stage_iterations", "plan_stages", "split_chunks", "grow",
-           "scale_checks"]
+GROWTHS = ("adsn", "tile")
+"""How the chains of the next stage start: new ``init`` draws (ADSN) at its size, with the
+learned theta; or the last chains tiled periodically (a 2 x 2 tiling for a doubling)."""
+
+__all__ = ["GROWTHS", "Stage", "stage_sizes", "stage_iterations", "plan_stages",
+           "split_chunks", "grow", "scale_checks"]
 
 Chunk = tuple[int, int, int]
 
@@ -99,7 +105,8 @@ def scale_checks(config: object, size: Optional[Sequence[int]]) -> list[tuple[bo
         return [(not given, "scale-iterations goes with --scales")]
     ints = all(isinstance(s, int) and not isinstance(s, bool) for s in scales)
     checks = [(ints and all(s >= 1 for s in scales),
-               f"scales must be positive integers (chain sides), got {','.join(map(str, scales))}")]
+               "scales must be positive integers (chain sides), got "
+               + ",".join(map(str, scales)))]
     if not checks[0][0]:
         return checks
     checks.append((all(a < b for a, b in zip(scales, scales[1:])),

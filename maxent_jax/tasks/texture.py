@@ -42,7 +42,8 @@ from maxent_jax.run.task import default_devices, run_identity, run_soul_task
 from maxent_jax.sampling.energy import EnergyFn, macrocanonical_energy, reference_centre
 from maxent_jax.sampling.preconditioned import make_preconditioner
 from maxent_jax.sampling.soul import SOULState
-from maxent_jax.tasks.scales import grow, plan_stages, scale_checks, split_chunks, stage_sizes
+from maxent_jax.tasks.scales import (GROWTHS, grow, plan_stages, scale_checks, split_chunks,
+                                     stage_sizes)
 from maxent_jax.tasks.starts import STARTS, starts
 
 __all__ = [
@@ -79,11 +80,15 @@ class SynthesisConfig(SOULConfig):
     scales: Optional[tuple[int, ...]] = setting(
         None, "task", "coarse-to-fine learning: comma-separated chain sides, increasing, the "
         "last the output's longer side (e.g. 64,128,256); theta carries over and the chains "
-        "are tiled to the next size (maxent_jax.tasks.scales; default: one scale)",
+        "start again at the next size (--scale-growth; maxent_jax.tasks.scales; default: "
+        "one scale)",
         metavar="S1,S2,...")
     scale_iterations: Optional[tuple[int, ...]] = setting(
         None, "task", "with --scales: outer steps per scale, summing to --iterations "
         "(default: equal shares)", metavar="N1,N2,...")
+    scale_growth: str = setting("adsn", "task", "with --scales: the chains of the next scale "
+                                "are new --init draws at that size (adsn) or the last ones "
+                                "tiled periodically (tile)", choices=GROWTHS)
 
     def checks(self) -> list[tuple[bool, str]]:
         return super().checks() + [
@@ -92,6 +97,7 @@ class SynthesisConfig(SOULConfig):
              "restart-every must be >= 0"),
             (self.size is None or (len(self.size) == 2 and min(self.size) >= 1),
              "size must be two positive integers"),
+            (self.scale_growth in GROWTHS, f"scale-growth must be one of {GROWTHS}"),
         ] + scale_checks(self, self.size)
 
     def validate(self) -> "SynthesisConfig":
@@ -205,7 +211,10 @@ def synthesize(exemplar: Array, network: Union[Backbone, Mapping[str, Any]],
             devices=devices, allow_step_change=allow_step_change,
             precond=make_preconditioner(config.precondition, exemplar, stage.size),
             restart=texture_restarts, chunks=chunks, infos=infos,
-            initial=None if state is None else grown_state(state, stage.size),
+            initial=None if state is None else grown_state(
+                state, stage.size, config.scale_growth,
+                lambda: initial_positions(jax.random.fold_in(init_key, k), exemplar,
+                                          dataclasses.replace(config, size=stage.size))),
             desc="SOUL" if len(stages) == 1 else f"SOUL {stage.size[0]}x{stage.size[1]}")
         state, infos, trace = run.state, run.infos, run.trace
     if len(stages) > 1:
@@ -237,11 +246,13 @@ def resume_stage(out_dir: Optional[Path], stages: list) -> int:
     return stage if isinstance(stage, int) and 0 <= stage < len(stages) else 0
 
 
-def grown_state(state: SOULState, size: tuple[int, int]) -> SOULState:
-    """The state of the next stage: chains tiled to ``size`` (:func:`grow`), theta, the
-    optimiser state and the step carried over; the averages (empty before the last stage)
-    reset to the new size."""
-    positions = grow(to_host(state.positions), size)
+def grown_state(state: SOULState, size: tuple[int, int], growth: str,
+                new_starts: Callable[[], Array]) -> SOULState:
+    """The state of the next stage: theta, the optimiser state and the step carried over;
+    the chains ``new_starts()`` (growth ``adsn``: new draws of ``init`` at ``size``, key
+    ``fold_in(init_key, k)`` for stage k) or the last ones tiled to ``size`` (``tile``,
+    :func:`grow`); the averages (empty before the last stage) reset to the new size."""
+    positions = new_starts() if growth == "adsn" else grow(to_host(state.positions), size)
     return state._replace(positions=positions, average=jnp.zeros_like(positions),
                           num_averaged=jnp.zeros_like(state.num_averaged))
 

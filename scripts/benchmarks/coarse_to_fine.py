@@ -2,7 +2,7 @@
 
     python scripts/benchmarks/coarse_to_fine.py [--exemplar gravel] [--size 128]
         [--iterations 600] [--chains 4] [--scales 32,64,128]
-        [--budgets equal 60,30,10] [--out results.json] [--quick]
+        [--modes tile:equal adsn:equal adsn:60,30,10] [--out results.json] [--quick]
 
 Every mode learns from the same exemplar (crop 0 of the bundled image cut into ``--size``
 crops, :func:`maxent_jax.metrics.real_crops`) with the defaults and the same seed; the plain
@@ -20,7 +20,9 @@ protocol), one value per chain with a 95% bootstrap interval:
   doubling stage starts from: whether the last stage has undone the tiling;
 
 beside the floors of :func:`maxent_jax.metrics.floor` (the other real crops; ADSN draws).
-``--budgets``: the share of ``--iterations`` each scale gets, ``equal`` or percentages.
+``--modes``: ``GROWTH:BUDGET`` per coarse-to-fine run, GROWTH the ``--scale-growth`` (``adsn``
+or ``tile``), BUDGET the share of ``--iterations`` each scale gets (``equal``, or shares
+such as ``60,30,10``).
 """
 
 from __future__ import annotations
@@ -109,14 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=600)
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument("--scales", default="32,64,128")
-    parser.add_argument("--budgets", nargs="+", default=["equal", "60,30,10"])
+    parser.add_argument("--modes", nargs="+",
+                        default=["tile:equal", "adsn:equal", "adsn:60,30,10"])
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 32 px, 6 iterations, 2 chains, scales 16,32")
     args = parser.parse_args(argv)
     if args.quick:
         args.size, args.iterations, args.chains, args.scales = 32, 6, 2, "16,32"
-        args.budgets = ["equal", "2,1"]
+        args.modes = ["tile:equal", "adsn:2,1"]
     scales = tuple(int(s) for s in args.scales.split(","))
     weights = load_weights()
     network = with_transposed_kernels(vgg_variables(weights))
@@ -126,9 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     floor_div = metrics.floor(metrics.normalised_diversity, image, crop=args.size)
     base = SynthesisConfig(iterations=args.iterations, chains=args.chains)
     modes = {"plain": base}
-    for b in args.budgets:
-        modes[f"scales {args.scales}, {b}"] = dataclasses.replace(
-            base, scales=scales, scale_iterations=budgets(b, args.iterations, len(scales)))
+    for mode in args.modes:
+        growth, _, b = mode.partition(":")
+        modes[f"scales {args.scales}, {growth}, {b}"] = dataclasses.replace(
+            base, scales=scales, scale_growth=growth,
+            scale_iterations=budgets(b, args.iterations, len(scales)))
     result: dict[str, Any] = {
         "command": "python scripts/benchmarks/coarse_to_fine.py " + " ".join(argv or []),
         "cpu": cpu_name(), "jax": jax.__version__, "exemplar": args.exemplar,

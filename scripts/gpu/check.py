@@ -27,8 +27,8 @@ unfinished runs continue from their checkpoint (``synthesize --resume``, bit-ide
 uninterrupted run).
 
 ``--tiny`` is the CPU rehearsal (tested in CI): the same code paths at 32 px, 2 chains, a few
-steps, in under two minutes (its runs use ``--preset shallow``, whose compilation is about a
-third shorter; its timing rows compile the defaults' network). ``--report DIR`` (here, after the
+steps, one coarse-to-fine run, in about two minutes (its runs use ``--preset shallow
+--probe-every 0``, whose compilation is shorter; its timing rows compile the defaults' network). ``--report DIR`` (here, after the
 lease) unpacks the tars of a fetched folder and prints the Markdown tables for docs/gpu/README.md.
 """
 
@@ -66,14 +66,15 @@ class Plan(NamedTuple):
     check_steps: int
     checkpoint_every: int
     scales: str
-    run_args: tuple[str, ...]  # the rehearsal's runs: the shallow preset compiles faster
+    run_args: tuple[str, ...]  # the rehearsal's runs: the shallow preset, no probe: faster compiles
+    scale_exemplars: int  # how many of EXEMPLARS also run coarse to fine
 
 
 PLANS = {
     "full": Plan((256, 512), (1, 8, 16), ("float32", "tf32"), 10,
-                 256, 10000, 8, 1000, 500, "64,128,256", ()),
+                 256, 10000, 8, 1000, 500, "64,128,256", (), 3),
     "tiny": Plan((32,), (2,), ("float32", "tf32"), 2,
-                 32, 8, 2, 2, 4, "16,32", ("--preset", "shallow")),
+                 32, 8, 2, 2, 4, "16,32", ("--preset", "shallow", "--probe-every", "0"), 1),
 }
 
 
@@ -327,7 +328,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             jobs += [(f"{e}", e, []) for e in args.exemplars]
         if "scales" in args.parts:
             if has_scales():
-                jobs += [(f"{e}_scales", e, ["--scales", plan.scales]) for e in args.exemplars]
+                jobs += [(f"{e}_scales", e, ["--scales", plan.scales])
+                         for e in args.exemplars[: plan.scale_exemplars]]
             else:
                 result["scales"] = "not available in this version (synthesize has no --scales)"
         for name, exemplar, extra in jobs:

@@ -125,3 +125,19 @@ def test_bad_scales_are_one_line_and_exit_2(tmp_path, wood32, capsys, scales, wo
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and words in err, err
     assert not out.exists()
+
+
+def test_cli_scales_run_records_its_stages(tmp_path, wood32, capsys):
+    import json
+
+    image = tmp_path / "wood.png"
+    save_image(image, np.asarray(wood32))
+    out = tmp_path / "out"
+    assert main(["synthesize", str(image), "--out-dir", str(out), "--iterations", "4",
+                 "--scales", "16,32", "--layers", "relu1_1,relu2_1", "--chains", "2",
+                 "--no-progress"]) == 0
+    trace = np.load(out / "trace.npz")
+    np.testing.assert_array_equal(trace["stage"], [0, 0, 1, 1])
+    record = json.loads((out / "config.json").read_text())
+    assert record["config"]["scales"] == [16, 32]
+    assert (out / "trace.png").stat().st_size > 0 and (out / "model.npz").is_file()
