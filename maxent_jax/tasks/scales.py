@@ -113,9 +113,9 @@ def scale_checks(config: object, size: Optional[Sequence[int]]) -> list[tuple[bo
                    f"scales must increase strictly, got {','.join(map(str, scales))}"))
     if size is not None:
         side = max(int(size[0]), int(size[1]))
-        checks.append((scales[-1] == side,
-                       f"the last scale must be the output's longer side {side} (got "
-                       f"{scales[-1]}){': it is above the output size' if scales[-1] > side else ''}"))
+        above = ": it is above the output size" if scales[-1] > side else ""
+        checks.append((scales[-1] == side, f"the last scale must be the output's longer side "
+                                           f"{side} (got {scales[-1]}){above}"))
     if given:
         ok = (len(given) == len(scales)
               and all(isinstance(n, int) and n >= 1 for n in given))
