@@ -5,7 +5,8 @@
         [--modes tile:equal adsn:equal adsn:60,30,10] [--out results.json] [--quick]
 
 Every mode learns from the same exemplar (crop 0 of the bundled image cut into ``--size``
-crops, :func:`maxent_jax.metrics.real_crops`) with the defaults and the same seed; the plain
+crops, :func:`maxent_jax.metrics.real_crops`; the image itself when it holds fewer than two,
+with the ADSN floor only) with the defaults and the same seed; the plain
 run is ``scales`` None. Wall time includes compilation (what a user waits for). Quality is
 measured on what no run optimises, on the **run output** (the chains' last iterates, the seed's
 protocol), one value per chain with a 95% bootstrap interval:
@@ -94,6 +95,18 @@ def scores(variables: Any, samples: np.ndarray, exemplar: np.ndarray) -> dict[st
     return {k: metrics.bootstrap_interval(v)._asdict() for k, v in out.items()}
 
 
+def floors(metric: Any, image: np.ndarray, size: int, num: int) -> dict[str, Any]:
+    """:func:`maxent_jax.metrics.floor` on ``size`` px crops; an image too small for two
+    crops is the exemplar itself, with the ADSN floor only (``real`` NaN)."""
+    if min(image.shape[:2]) >= 2 * size:
+        return metrics.floor(metric, image, crop=size)
+    from maxent_jax.tasks.gaussian import adsn
+
+    x0 = np.asarray(image[:size, :size], np.float32)
+    gauss = np.asarray(adsn(jax.random.key(0), x0, num=num))
+    return {"real": float("nan"), "adsn": metric(gauss, x0), "exemplar": x0, "num": num}
+
+
 def budgets(spec: str, iterations: int, count: int) -> tuple[int, ...] | None:
     if spec == "equal":
         return None
@@ -124,9 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     weights = load_weights()
     network = with_transposed_kernels(vgg_variables(weights))
     image = load_exemplar(args.exemplar)
-    floor_psw = metrics.floor(metrics.patch_sliced_wasserstein, image, crop=args.size)
+    floor_psw = floors(metrics.patch_sliced_wasserstein, image, args.size, args.chains)
     exemplar = floor_psw["exemplar"]
-    floor_div = metrics.floor(metrics.normalised_diversity, image, crop=args.size)
+    floor_div = floors(metrics.normalised_diversity, image, args.size, args.chains)
     base = SynthesisConfig(iterations=args.iterations, chains=args.chains)
     modes = {"plain": base}
     for mode in args.modes:
