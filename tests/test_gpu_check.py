@@ -129,3 +129,22 @@ def test_previous_of_another_plan_is_refused(tmp_path):
     proc = check_sh(tmp_path / "out", "--previous", str(previous))
     assert proc.returncode == 2
     assert "another plan" in proc.stdout + proc.stderr
+
+
+def test_a_finished_runs_tar_leaves_out_its_checkpoint_first_when_too_large(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check", ROOT / "scripts" / "gpu" / "check.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    sizes = {"checkpoint.npz": 600, "samples.npy": 300, "config.json": 10, "model.npz": 50}
+    for name, size in sizes.items():
+        (tmp_path / name).write_bytes(b"x" * size)
+    members = [tmp_path / n for n in check.KEEP if n in sizes]
+    kept, left = check.fit(members, 400)
+    assert left == ["checkpoint.npz"] and [p.name for p in kept] == [
+        "samples.npy", "config.json", "model.npz"]
+    kept, left = check.fit(members, 100)
+    assert left == ["checkpoint.npz", "samples.npy"]
+    assert check.fit(members, 10**6) == (members, [])
+    assert check.TAR_LIMIT < 16 * 2**20

@@ -49,9 +49,10 @@ from typing import Any, NamedTuple, Optional
 
 ROOT = Path(__file__).resolve().parents[2]
 EXEMPLARS = ("gravel", "wood", "heldout_galaxies")  # two bundled, one held out (PROVENANCE.md)
-KEEP = ("checkpoint.npz", "config.json", "model.npz", "trace.npz", "trace.png", "samples.npy",
-        "exemplar.png",
-        "sample_000.png", "sample_001.png", "average_000.png")
+KEEP = ("checkpoint.npz", "samples.npy", "config.json", "model.npz", "trace.npz", "trace.png",
+        "exemplar.png", "sample_000.png", "sample_001.png", "average_000.png")
+"""What a finished run's tar holds, in the order files are left out when it is too large."""
+TAR_LIMIT = 15 * 2**20  # bytes of one run's tar (the device returns files of at most 16 MiB)
 MARGIN_S = 25.0  # kept free at the end of the budget for packing the tars and check.json
 
 
@@ -218,6 +219,16 @@ def has_scales() -> bool:
     return any("--scales" in a.option_strings for a in sub.choices["synthesize"]._actions)
 
 
+def fit(members: list[Path], limit: int) -> tuple[list[Path], list[str]]:
+    """Leave files out from the front of ``members`` until their sizes sum to at most
+    ``limit`` (the device returns files of at most 16 MiB; a finished run's checkpoint, the
+    chains and their average, is 12.6 MB at 256 px with 8 chains and is not needed again)."""
+    members, left = list(members), []
+    while len(members) > 1 and sum(m.stat().st_size for m in members) > limit:
+        left.append(members.pop(0).name)
+    return members, left
+
+
 def run_one(name: str, exemplar: str, extra: list[str], plan: Plan, weights: Path, work: Path,
             previous: Optional[Path], deadline: float) -> dict[str, Any]:
     """One ``synthesize`` run in ``work/name``, continued from ``previous/run_NAME.tar`` if
@@ -268,7 +279,10 @@ def run_one(name: str, exemplar: str, extra: list[str], plan: Plan, weights: Pat
         with np.load(out / "trace.npz") as tr:
             record["relative_gap_first_last"] = [float(tr["relative_gap"][0]),
                                                  float(tr["relative_gap"][-1])]
-        members = [out / f for f in KEEP if (out / f).is_file()]
+        members, left_out = fit(
+            [out / f for f in KEEP if (out / f).is_file()], TAR_LIMIT)
+        if left_out:
+            record["left_out"] = left_out
     else:
         record["status"] = ("stopped by the budget" if rc is None else f"failed (exit {rc})")
         members = [out / "checkpoint.npz"] if (out / "checkpoint.npz").is_file() else []
