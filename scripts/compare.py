@@ -9,19 +9,34 @@ exemplars, ``--set``) this runs
 * microcanonical gradient descent (Bruna & Mallat 2018) on the ``full`` features;
 * the macrocanonical CNN model (De Bortoli et al., SIMODS 2021) with the ``full``, ``deep``
   and ``shallow`` feature presets: :func:`maxent_jax.tasks.texture.synthesize` with the
-  library's defaults learns theta, then :func:`maxent_jax.tasks.sample.sample_model` draws the
-  samples that are scored from the learned model at fixed (Polyak-averaged) theta, from fresh
-  ADSN starts, so that the rows measure the model, not the last iterate of a moving theta,
+  library's defaults,
 
 all on the same VGG-19, and writes to ``--out-dir``:
 
-* ``grid.png``: one row per exemplar: exemplar | one sample of each method;
+* ``grid.png``: one row per exemplar: exemplar | one sample of each row of the tables;
 * ``metrics.md``: per exemplar set (tuning, held-out), the mean over its exemplars and one
   table per exemplar; each cell "value [95% interval] (floor: crops / ADSN)"; a computed
   sentence naming the leader on each metric; the total run time;
 * ``metrics.json``: every value, per sample too, the floors, intervals, held-out layers,
   run times, the macrocanonical fixed-theta diagnostics and every setting;
 * with ``--save-samples``, every sample as ``samples/EXEMPLAR/METHOD_i.png``.
+
+Two protocols for the methods that learn parameters while they sample (Lu-Zhu-Wu and the
+three macrocanonical presets, :data:`LEARNED`), each its own row (:func:`rows_of`), both from
+the same learning run (same seed, same learned theta):
+
+* **run output** (``METHOD_run``): the learning run's chains after its last iteration, what
+  the seed (De Bortoli et al., SIMODS 2021, figures "after 10000 iterations") and Lu, Zhu & Wu
+  show. The chains may match the features because theta keeps moving while they run.
+* **frozen theta** (``METHOD_frozen``): as many new chains from new starts (ADSN for the
+  macrocanonical model, the white noise q for Lu-Zhu-Wu: each learning run's own kind of
+  start, drawn from ``seed + 1``) after ``sample_steps`` Langevin steps of the learned model at
+  its averaged theta_bar (:func:`maxent_jax.tasks.sample.sample_model`, what
+  ``maxent-jax sample`` draws; for Lu-Zhu-Wu :func:`maxent_jax.baselines.lu_zhu_wu.lzw_model`):
+  a test of the model, not of the run.
+
+ADSN, Gatys and the microcanonical descent have one row each. Each leader sentence ranks the
+single-row methods with one protocol's rows.
 
 Metrics (definitions and references: ``docs/comparison/metrics_definitions.md``): metrics that
 no method optimises (:mod:`maxent_jax.metrics`): multi-scale patch sliced-Wasserstein, Welch
@@ -100,6 +115,28 @@ DEFINITIONS = Path(__file__).resolve().parents[1] / "docs" / "comparison" / "met
 SETS: dict[str, str] = {"tuning": "Tuning exemplars", "held-out": "Held-out exemplars",
                         "other": "Other exemplars"}
 TINY_EXEMPLARS = {"tuning": ["gravel"], "held-out": ["heldout_speckle"]}  # grey: one compile
+LEARNED: tuple[str, ...] = ("lu_zhu_wu", "macro_full", "macro_deep", "macro_shallow")
+PROTOCOLS: dict[str, str] = {"run": "run output", "frozen": "frozen theta"}
+LABELS |= {f"{m}_{p}": f"{LABELS[m]}, {name}" for m in LEARNED for p, name in PROTOCOLS.items()}
+
+
+def rows_of(methods: Sequence[str]) -> list[str]:
+    """The table rows of ``methods``: the method itself, or ``METHOD_run`` and
+    ``METHOD_frozen`` for a method of :data:`LEARNED` (the module docstring's protocols)."""
+    return [r for m in methods
+            for r in ([f"{m}_{p}" for p in PROTOCOLS] if m in LEARNED else [m])]
+
+
+def method_of(row: str) -> str:
+    """The method of a table row (``macro_full_run`` -> ``macro_full``)."""
+    head, _, tail = row.rpartition("_")
+    return head if tail in PROTOCOLS and head in LEARNED else row
+
+
+def protocol_of(row: str) -> Optional[str]:
+    """``"run"`` or ``"frozen"`` for a learned method's row, None for a single-row method."""
+    head, _, tail = row.rpartition("_")
+    return tail if tail in PROTOCOLS and head in LEARNED else None
 MAX_UPSAMPLING = 1.25
 
 
@@ -149,11 +186,44 @@ def run_gatys(key, exemplar, variables, study: Study, info=None) -> np.ndarray:
     return np.asarray(_gatys(key, exemplar, variables, config, num=study.samples)[0].position)
 
 
-def run_lu_zhu_wu(key, exemplar, variables, study: Study, info=None) -> np.ndarray:
+def _two_protocols(info: Optional[dict], final_chains: Any, drawn: Any, model: Any, seed: int,
+                   times: Sequence[float]) -> dict[str, np.ndarray]:
+    """``{"run": the learning run's final chains, "frozen": the frozen-theta samples}``, and
+    in ``info`` what ties both to the one learning run (seeds, theta_bar's digest, seconds)."""
+    from maxent_jax.io import array_sha256
+
+    if info is not None:
+        info.update(learning_seed=seed, sampling_seed=seed + 1,
+                    theta_bar_sha256=array_sha256(np.asarray(model.theta, np.float32)),
+                    theta_bar_norm=float(np.linalg.norm(model.theta)),
+                    seconds={"learning": times[1] - times[0], "sampling": times[2] - times[1]},
+                    fixed_theta=drawn.diagnostics)
+    return {"run": np.asarray(final_chains), "frozen": np.asarray(drawn.samples)}
+
+
+def run_lu_zhu_wu(key, exemplar, variables, study: Study, info=None) -> dict[str, np.ndarray]:
+    """Learn the FRAME model (``chains = samples``, chains from the white noise q), then as
+    many new chains of the learnt model at frozen theta_bar (:func:`_two_protocols`)."""
+    from maxent_jax.baselines.lu_zhu_wu import lzw_model, lzw_settings
+    from maxent_jax.baselines.microcanonical import max_entropy_noise
+    from maxent_jax.tasks.sample import sample_model
+
+    times = [time.perf_counter()]
     config = LuZhuWuConfig(iterations=max(1, study.iterations // study.langevin_steps),
                            chains=study.samples, langevin_steps=study.langevin_steps)
     seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
-    return np.asarray(lzw_learn(exemplar, variables, config, seed=seed).state.positions)
+    backbone = _backbone(variables, lzw_settings(config, exemplar).spec(),
+                         np.shape(exemplar)[:2])
+    run = lzw_learn(exemplar, backbone, config, seed=seed)
+    final = np.asarray(run.state.positions)
+    times.append(time.perf_counter())
+    model = lzw_model(exemplar, backbone, config, run, seed=seed)
+    starts = max_entropy_noise(jax.random.split(jax.random.key(seed + 1))[0], exemplar,
+                               num=study.samples)
+    drawn = sample_model(model, backbone, num=study.samples, steps=study.sample_steps,
+                         seed=seed + 1, starts=np.asarray(starts))
+    times.append(time.perf_counter())
+    return _two_protocols(info, final, drawn, model, seed, times)
 
 
 def run_microcanonical(key, exemplar, variables, study: Study, info=None) -> np.ndarray:
@@ -177,12 +247,15 @@ def _backbone(variables, spec, size):
     return _BACKBONES[key]
 
 
-def run_macro(preset: str, key, exemplar, variables, study: Study, info=None) -> np.ndarray:
-    """Learn theta (library defaults, ``chains = samples``), then ``samples`` fresh samples of
-    the learned model at its averaged theta after ``sample_steps`` steps from ADSN starts."""
+def run_macro(preset: str, key, exemplar, variables, study: Study,
+              info=None) -> dict[str, np.ndarray]:
+    """Learn theta (library defaults, ``chains = samples``), then ``samples`` new chains of the
+    learned model at its averaged theta_bar after ``sample_steps`` steps from ADSN starts
+    (:func:`_two_protocols`)."""
     from maxent_jax.tasks.sample import sample_model
     from maxent_jax.tasks.texture import SynthesisConfig, synthesize
 
+    times = [time.perf_counter()]
     seed = int(jax.random.randint(key, (), 0, 2**31 - 2))
     iterations = _macro_iterations(study)
     config = SynthesisConfig(preset=preset, iterations=iterations, chains=study.samples,
@@ -191,15 +264,16 @@ def run_macro(preset: str, key, exemplar, variables, study: Study, info=None) ->
         config = dataclasses.replace(config, delta=study.macro_delta)
     backbone = _backbone(variables, config.spec(), np.shape(exemplar)[:2])
     result = synthesize(np.asarray(exemplar), backbone, config, progress=False)
+    times.append(time.perf_counter())
     drawn = sample_model(result.model, backbone, num=study.samples, steps=study.sample_steps,
                          seed=seed + 1)
+    times.append(time.perf_counter())
     if info is not None:
         trace = result.trace
         info.update(learning_relative_gap=float(np.mean(trace["relative_gap"][-50:])),
                     theta_norm=float(np.linalg.norm(result.model.theta)),
-                    learning_iterations=iterations, delta=float(config.delta),
-                    fixed_theta=drawn.diagnostics)
-    return np.asarray(drawn.samples)
+                    learning_iterations=iterations, delta=float(config.delta))
+    return _two_protocols(info, result.samples, drawn, result.model, seed, times)
 
 
 RUNNERS: dict[str, Callable] = {
@@ -285,8 +359,10 @@ def default_exemplars(which: str, tiny: bool) -> list[str]:
 def run_study(exemplars: dict[str, np.ndarray], variables, study: Study,
               methods: Sequence[str], seed: int = 0, log: Callable = print,
               diagnostics: Optional[dict] = None) -> dict[str, Any]:
-    """Every method on every exemplar: ``{exemplar: {method: (samples, seconds)}}``; the
-    runners' diagnostics go to ``diagnostics[exemplar][method]`` if given."""
+    """Every method on every exemplar: ``{exemplar: {row: (samples, seconds)}}``, the rows of
+    :func:`rows_of` (a learned method's run-output row counts its learning time, its
+    frozen-theta row learning and sampling); the runners' diagnostics go to
+    ``diagnostics[exemplar][method]`` if given."""
     results: dict[str, Any] = {}
     for e, (name, x0) in enumerate(exemplars.items()):
         results[name] = {}
@@ -295,13 +371,21 @@ def run_study(exemplars: dict[str, np.ndarray], variables, study: Study,
                                      METHODS.index(method))
             info: dict[str, Any] = {}
             start = time.perf_counter()
-            samples = RUNNERS[method](key, jnp.asarray(x0), variables, study, info=info)
+            out = RUNNERS[method](key, jnp.asarray(x0), variables, study, info=info)
             seconds = time.perf_counter() - start
-            results[name][method] = (samples, seconds)
+            if isinstance(out, dict):
+                split = info["seconds"]
+                for protocol, samples in out.items():
+                    results[name][f"{method}_{protocol}"] = (
+                        samples, split["learning"] + (split["sampling"]
+                                                      if protocol == "frozen" else 0.0))
+            else:
+                results[name][method] = (out, seconds)
             if diagnostics is not None:
                 diagnostics.setdefault(name, {})[method] = info
-            if not np.isfinite(samples).all():
-                log(f"warning: {name} {method}: non-finite samples (diverged)")
+            for row in rows_of([method]):
+                if not np.isfinite(results[name][row][0]).all():
+                    log(f"warning: {name} {row}: non-finite samples (diverged)")
             log(f"{name:>16} {method:>15}: {seconds:7.1f} s")
     return results
 
@@ -392,8 +476,9 @@ def measure(samples: np.ndarray, x0: np.ndarray, activation_fn: Callable,
 
 def measure_all(exemplars: dict[str, Exemplar], results, activation_fn, study: Study,
                 methods: Sequence[str], seed: int = 0, log: Callable = print) -> dict[str, Any]:
-    """``{exemplar: {"methods": {method: measure}, "floor": {"crops": measure, "adsn":
-    measure, "num", "crop", "seconds"}}}``; the floors by :func:`maxent_jax.metrics.floor`."""
+    """``{exemplar: {"methods": {row: measure}, "floor": {"crops": measure, "adsn":
+    measure, "num", "crop", "seconds"}}}`` (the rows of :func:`rows_of`, each with the
+    held-out statistics of its method); the floors by :func:`maxent_jax.metrics.floor`."""
     out = {}
     for name, ex in exemplars.items():
         start = time.perf_counter()
@@ -404,8 +489,8 @@ def measure_all(exemplars: dict[str, Exemplar], results, activation_fn, study: S
             assert np.array_equal(fl["exemplar"], ex.image)  # the floors' exemplar is ours
         floor = {"crops": fl["real"], "adsn": fl["adsn"], "num": fl["num"], "crop": ex.crop,
                  "seconds": time.perf_counter() - start}
-        by_method = {m: measure(results[name][m][0], ex.image, activation_fn, [m],
-                                study.copy_stride) for m in methods}
+        by_method = {r: measure(results[name][r][0], ex.image, activation_fn, [method_of(r)],
+                                study.copy_stride) for r in rows_of(methods)}
         out[name] = {"methods": by_method, "floor": floor}
         log(f"{name:>16} metrics and floors: {time.perf_counter() - start:7.1f} s")
     return out
@@ -534,11 +619,13 @@ def held_out_description(method: str) -> str:
 
 def summary_rows(data: dict[str, Any], names: Sequence[str], methods: Sequence[str],
                  seed: int = 0) -> dict[str, dict[str, Any]]:
-    """``{method: {column: summary}}`` over the exemplars ``names`` (their mean)."""
+    """``{row: {column: summary}}`` over the exemplars ``names`` (their mean), for the rows of
+    :func:`rows_of` ``(methods)``."""
     rows = {}
     floors = [data[n]["floor"] for n in names]
-    for method in methods:
-        ms = [data[n]["methods"][method] for n in names]
+    for row_key in rows_of(methods):
+        method = method_of(row_key)
+        ms = [data[n]["methods"][row_key] for n in names]
         row = {m.key: summarise(ms, floors, m.key, seed=seed) for m in PER_SAMPLE}
         row |= {f"held_out_{m.key}": summarise(ms, floors, m.key, method, seed=seed)
                 for m in HELD_OUT}
@@ -546,8 +633,8 @@ def summary_rows(data: dict[str, Any], names: Sequence[str], methods: Sequence[s
                                                     pooled=True)
         row["pooled_psw"] = summarise(ms, floors, "psw", pooled=True)
         row["pooled_welch"] = summarise(ms, floors, "welch", pooled=True)
-        row["seconds"] = float(np.mean([data[n]["seconds"][method] for n in names]))
-        rows[method] = row
+        row["seconds"] = float(np.mean([data[n]["seconds"][row_key] for n in names]))
+        rows[row_key] = row
     return rows
 
 
@@ -563,7 +650,7 @@ def tables(rows: dict[str, dict[str, Any]]) -> str:
                     + [f"{r['seconds']:.0f}"] for k, r in rows.items()])
     second = _table(["method", "held out (this row)"] + [m.label for m in HELD_OUT]
                     + [m.label for m in POOLED],
-                    [[LABELS[k], held_out_description(k)]
+                    [[LABELS[k], held_out_description(method_of(k))]
                      + [cell(r[f"held_out_{m.key}"], m.fmt) for m in HELD_OUT]
                      + [cell(r["held_out_mean_of_samples"], POOLED[0].fmt),
                         cell(r["pooled_psw"], POOLED[1].fmt),
@@ -642,6 +729,24 @@ def leader_sentence(rows: dict[str, dict[str, Any]], where: str) -> str:
     return text
 
 
+def protocol_views(rows: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The rows each leader sentence ranks: for each protocol present, the single-row methods
+    with that protocol's rows (``{"run output": ..., "frozen theta": ...}``); ``{"all": rows}``
+    when no learned method is in the table."""
+    present = [p for p in PROTOCOLS if any(protocol_of(k) == p for k in rows)]
+    if not present:
+        return {"all": rows}
+    return {PROTOCOLS[p]: {k: r for k, r in rows.items() if protocol_of(k) in (None, p)}
+            for p in present}
+
+
+def set_sentences(rows: dict[str, Any], where: str) -> dict[str, str]:
+    """One computed leader sentence per protocol (:func:`protocol_views`)."""
+    return {view: leader_sentence(sub, where if view == "all" else f"{where}, learned "
+                                  f"methods as {view}") for view, sub in
+            protocol_views(rows).items()}
+
+
 def definitions_link(out_dir: Path) -> str:
     return os.path.relpath(DEFINITIONS, out_dir.resolve())
 
@@ -665,9 +770,18 @@ evaluation network ({EVAL_NETWORK}) that the row's method does not constrain
 with its floors, not rows with each other; the Gram gap of relu2_1, relu3_1, relu4_1 and
 relu5_1, which no method constrains by name, is common to every row (Gatys matches the Grams
 of the pooled layers just before them, which nearly fixes these). The Welch spectrum distance
-is constrained by ADSN. Macrocanonical rows: {study.samples} samples of the learned model at fixed
-(Polyak-averaged) theta, {study.sample_steps} Langevin steps from ADSN starts.
-Time = seconds per exemplar for the method (compilation included, metrics excluded).
+is constrained by ADSN.
+
+Two protocols for the methods that learn parameters while they sample (Lu-Zhu-Wu and the
+macrocanonical presets), both from the same learning run (same seed, same learned theta):
+**run output** rows are the learning run's {study.samples} chains after its last iteration
+(what the seed and Lu, Zhu & Wu show; the chains can match the features because theta keeps
+moving while they run); **frozen theta** rows are {study.samples} new chains from new starts
+(ADSN for the macrocanonical model, the white noise q for Lu-Zhu-Wu) after
+{study.sample_steps} Langevin steps of the learned model at its averaged theta_bar (what
+`maxent-jax sample` draws: a test of the model). Each leader sentence ranks the single-row
+methods with one protocol's rows. Time = seconds per exemplar for the row (compilation
+included, metrics excluded; a frozen-theta row counts the learning run and the sampling).
 
 Exemplars and floors:
 
@@ -685,14 +799,14 @@ def write_tables(out_dir: Path, data: dict[str, Any], methods: Sequence[str], st
     order = [s for s in SETS if s in sets]
     summary = {s: summary_rows(data, sets[s], methods, seed) for s in order}
     per_exemplar = {n: summary_rows(data, [n], methods, seed) for n in data}
-    sentences = {s: leader_sentence(summary[s], f"{SETS[s]} ({', '.join(sets[s])})")
+    sentences = {s: set_sentences(summary[s], f"{SETS[s]} ({', '.join(sets[s])})")
                  for s in order}
     parts = [header, "", f"Total time: {total_seconds:.0f} s ({total_seconds / 60:.1f} min).",
              "", legend(definitions_link(out_dir), study, data), "", "## Leaders (computed)",
-             "", *[f"{sentences[s]}\n" for s in order]]
+             "", *[f"{t}\n" for s in order for t in sentences[s].values()]]
     for s in order:
         parts += [f"## {SETS[s]}: mean over {', '.join(sets[s])}", "", tables(summary[s]), "",
-                  sentences[s], ""]
+                  *[f"{t}\n" for t in sentences[s].values()]]
         for name in sets[s]:
             parts += [f"### {name}", "", data[name]["exemplar_note"] + ".", ""]
             if len(sets[s]) > 1:
@@ -702,7 +816,9 @@ def write_tables(out_dir: Path, data: dict[str, Any], methods: Sequence[str], st
     (out_dir / "metrics.md").write_text("\n".join(parts).rstrip() + "\n")
     out = {"study": study._asdict(), "total_seconds": total_seconds,
            "sets": {s: sets[s] for s in order}, "summary": summary,
-           "per_exemplar": per_exemplar, "leaders": {s: leaders(summary[s]) for s in order},
+           "per_exemplar": per_exemplar,
+           "leaders": {s: {v: leaders(sub) for v, sub in protocol_views(summary[s]).items()}
+                       for s in order},
            "leader_sentences": sentences, "evaluation_network": EVAL_NETWORK,
            "held_out_layers": {m: held_out_description(m) for m in methods},
            "details": data, **(extra or {})}
@@ -799,21 +915,23 @@ def _show(ax, image: np.ndarray) -> None:
 
 def write_grid(path: Path, exemplars: dict[str, np.ndarray], results, methods: Sequence[str],
                title: str) -> None:
-    """Figure grid: a row per exemplar, columns exemplar | first sample of each method."""
+    """Figure grid: a row per exemplar, columns exemplar | first sample of each table row
+    (both protocols of a learned method, :func:`rows_of`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows, cols = len(exemplars), len(methods) + 1
+    columns = rows_of(methods)
+    rows, cols = len(exemplars), len(columns) + 1
     fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.6 * rows + 0.4), squeeze=False)
     for r, (name, x0) in enumerate(exemplars.items()):
         _show(axes[r, 0], x0)
         axes[r, 0].set_ylabel(name, fontsize=8)
-        for c, method in enumerate(methods, start=1):
-            _show(axes[r, c], results[name][method][0][0])
-    for c, label in enumerate(["exemplar"] + [LABELS[m] for m in methods]):
-        axes[0, c].set_title(label, fontsize=9)
+        for c, row in enumerate(columns, start=1):
+            _show(axes[r, c], results[name][row][0][0])
+    for c, label in enumerate(["exemplar"] + [LABELS[m].replace(", ", "\n") for m in columns]):
+        axes[0, c].set_title(label, fontsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -902,7 +1020,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     measured = measure_all(prepared, results, make_activation_fn(variables), study, methods,
                            args.seed, log=log)
     data = {name: {"set": ex.set, "exemplar_note": ex.note, **measured[name],
-                   "seconds": {m: results[name][m][1] for m in methods},
+                   "seconds": {r: results[name][r][1] for r in rows_of(methods)},
                    "diagnostics": diagnostics.get(name, {})}
             for name, ex in prepared.items()}
     title = (f"{STUDY_NAMES[study.name]} study: {study.size} px, {study.iterations} "
@@ -916,7 +1034,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     total = time.perf_counter() - start
     write_tables(args.out_dir, data, methods, study,
                  f"# Comparison — {title}\n\nProduced by `{command}`.", total,
-                 {"command": command, "methods": methods}, args.seed)
+                 {"command": command, "methods": methods, "rows": rows_of(methods),
+                  "protocols": {r: PROTOCOLS.get(protocol_of(r) or "", "single row")
+                                for r in rows_of(methods)}}, args.seed)
     log(f"total time: {total:.0f} s ({total / 60:.1f} min); wrote {args.out_dir}/grid.png, "
           "metrics.md, metrics.json")
     return 0

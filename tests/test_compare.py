@@ -40,7 +40,7 @@ def test_tiny_study_writes_values_intervals_and_floors(tiny_run):
     assert data["total_seconds"] > 0
     for group in ("tuning", "held-out"):
         rows = data["summary"][group]
-        assert set(rows) == set(SMOKE_METHODS)
+        assert set(rows) == set(compare.rows_of(SMOKE_METHODS))  # (JSON keys: sorted)
         for row in rows.values():
             for m in compare.PER_SAMPLE:
                 s = row[m.key]
@@ -57,14 +57,19 @@ def test_tiny_study_writes_values_intervals_and_floors(tiny_run):
     assert set(gravel["methods"]["gatys"]["held_out"]) == {"gatys"}
     gatys = gravel["methods"]["gatys"]["held_out"]["gatys"]["layers"]
     assert "relu1_1" in gatys["mean"] and "relu1_1" not in gatys["gram"] and "pool1" not in gatys["gram"]
-    shallow = gravel["methods"]["macro_shallow"]["held_out"]["macro_shallow"]["layers"]["mean"]
-    assert shallow == [n for n in compare.RELU_LAYERS if n[4] in "45"]
+    for protocol in ("run", "frozen"):  # a learned method's rows: its held-out statistics
+        row = gravel["methods"][f"macro_shallow_{protocol}"]
+        shallow = row["held_out"]["macro_shallow"]["layers"]["mean"]
+        assert shallow == [n for n in compare.RELU_LAYERS if n[4] in "45"]
     # the macrocanonical samples come from the learned model at fixed theta
     fixed = gravel["diagnostics"]["macro_shallow"]["fixed_theta"]
     assert fixed["num"] == 2 and fixed["steps"] == 3
-    assert len(list((out / "samples" / "gravel").glob("*.png"))) == 2 * len(SMOKE_METHODS)
+    assert len(list((out / "samples" / "gravel").glob("*.png"))) == \
+        2 * len(compare.rows_of(SMOKE_METHODS))
+    assert data["rows"] == ["adsn", "gatys", "macro_shallow_run", "macro_shallow_frozen"]
+    assert data["protocols"]["macro_shallow_run"] == "run output"
     grid = Image.open(out / "grid.png")
-    assert grid.width > grid.height  # two rows, four columns
+    assert grid.width > grid.height  # two rows, five columns
 
 
 def test_tiny_study_floors_are_computed(tiny_run):
@@ -88,12 +93,17 @@ def test_tiny_study_markdown_table(tiny_run):
     assert "metrics_definitions.md" in table and "Total time:" in table
     assert "## Tuning exemplars: mean over gravel" in table
     assert "## Held-out exemplars: mean over heldout_speckle" in table
-    assert "| macro. shallow |" in table and "(floor: " in table and " [" in table
+    assert "| macro. shallow, run output |" in table and "(floor: " in table and " [" in table
+    assert "| macro. shallow, frozen theta |" in table and "**run output** rows" in table
     assert "NN-patch" not in table and "feature gap" not in table
     row = next(line for line in table.splitlines() if line.startswith("| Gatys | means:"))
     assert "Grams: all 20 but relu1_1, pool1-4" in row
-    for sentence in data["leader_sentences"].values():
-        assert sentence in table and " lead" in sentence
+    for by_protocol in data["leader_sentences"].values():  # one sentence per protocol
+        assert set(by_protocol) == {"run output", "frozen theta"}
+        for sentence in by_protocol.values():
+            assert sentence in table and " lead" in sentence
+        assert "learned methods as run output" in by_protocol["run output"]
+    assert set(data["leaders"]["tuning"]) == {"run output", "frozen theta"}
     assert (SCRIPT.parents[1] / "docs" / "comparison" / "metrics_definitions.md").is_file()
 
 
@@ -153,3 +163,83 @@ def test_leader_sentence_is_computed_from_the_rows():
     rows["gatys"] = row(0.1, 1.3)
     assert "ADSN and Gatys are at or below the real-crop floor on patch SW" in \
         compare.leader_sentence(rows, "Tuning")
+
+
+def test_rows_protocols_and_the_views_each_sentence_ranks():
+    methods = ("adsn", "lu_zhu_wu", "macro_full")
+    rows = compare.rows_of(methods)
+    assert rows == ["adsn", "lu_zhu_wu_run", "lu_zhu_wu_frozen", "macro_full_run",
+                    "macro_full_frozen"]
+    assert [compare.method_of(r) for r in rows] == ["adsn", "lu_zhu_wu", "lu_zhu_wu",
+                                                    "macro_full", "macro_full"]
+    assert [compare.protocol_of(r) for r in rows] == [None, "run", "frozen", "run", "frozen"]
+    assert compare.LABELS["macro_full_frozen"] == "macro. full, frozen theta"
+    views = compare.protocol_views({r: {} for r in rows})
+    assert views["run output"].keys() == {"adsn", "lu_zhu_wu_run", "macro_full_run"}
+    assert views["frozen theta"].keys() == {"adsn", "lu_zhu_wu_frozen", "macro_full_frozen"}
+    assert list(compare.protocol_views({"adsn": {}, "gatys": {}})) == ["all"]
+
+
+@pytest.fixture(scope="module")
+def tiny_inputs():
+    from maxent_jax.nn.backbone import load_network
+
+    study = compare.STUDIES["tiny"]
+    x0 = compare.load_exemplars(["gravel"], study.size)["gravel"]
+    return study, x0, load_network(None)[0]
+
+
+def test_macro_protocols_come_from_one_learning_run(tiny_inputs):
+    """The run-output row is the learning run's own final chains; the frozen-theta row is
+    new chains of that run's learned model (same seed, same theta_bar)."""
+    import jax
+
+    from maxent_jax.io import array_sha256
+    from maxent_jax.tasks.sample import sample_model
+    from maxent_jax.tasks.texture import SynthesisConfig, synthesize
+
+    study, x0, variables = tiny_inputs
+    info: dict = {}
+    out = compare.run_macro("shallow", jax.random.key(7), x0, variables, study, info=info)
+    seed = info["learning_seed"]
+    config = SynthesisConfig(preset="shallow", iterations=study.iterations,
+                             chains=study.samples, seed=seed,
+                             checkpoint_every=study.iterations)
+    backbone = compare._backbone(variables, config.spec(), x0.shape[:2])
+    learned = synthesize(x0, backbone, config, progress=False)
+    np.testing.assert_array_equal(out["run"], learned.samples)
+    assert info["theta_bar_sha256"] == array_sha256(np.asarray(learned.model.theta,
+                                                               np.float32))
+    drawn = sample_model(learned.model, backbone, num=study.samples,
+                         steps=study.sample_steps, seed=seed + 1)
+    np.testing.assert_array_equal(out["frozen"], drawn.samples)
+    assert out["run"].shape == out["frozen"].shape == (study.samples, *x0.shape)
+    assert np.abs(out["run"] - out["frozen"]).max() > 1e-3  # new chains, not the run's
+    assert info["sampling_seed"] == seed + 1 and info["fixed_theta"]["steps"] == 3
+
+
+def test_lu_zhu_wu_protocols_come_from_one_learning_run(tiny_inputs):
+    import jax
+
+    from maxent_jax.baselines.lu_zhu_wu import (LuZhuWuConfig, lzw_learn, lzw_model,
+                                                lzw_settings)
+    from maxent_jax.io import array_sha256
+
+    study, x0, variables = tiny_inputs
+    info: dict = {}
+    out = compare.run_lu_zhu_wu(jax.random.key(8), x0, variables, study, info=info)
+    seed = info["learning_seed"]
+    config = LuZhuWuConfig(iterations=max(1, study.iterations // study.langevin_steps),
+                           chains=study.samples, langevin_steps=study.langevin_steps)
+    backbone = compare._backbone(variables, lzw_settings(config, x0).spec(), x0.shape[:2])
+    run = lzw_learn(x0, backbone, config, seed=seed)
+    np.testing.assert_array_equal(out["run"], np.asarray(run.state.positions))
+    model = lzw_model(x0, backbone, config, run, seed=seed)
+    assert info["theta_bar_sha256"] == array_sha256(np.asarray(model.theta, np.float32))
+    thetas = np.asarray(run.trace["theta"])  # theta_bar: the mean over the last half
+    assert len(thetas) == 3
+    np.testing.assert_allclose(model.theta, thetas[1:].mean(axis=0), rtol=1e-6)
+    np.testing.assert_array_equal(model.theta_last, thetas[-1])
+    assert model.eps == pytest.approx(1.0 / float(np.std(x0)) ** 2, rel=1e-5)
+    assert np.abs(out["run"] - out["frozen"]).max() > 1e-3
+    assert out["frozen"].shape == (study.samples, *x0.shape)

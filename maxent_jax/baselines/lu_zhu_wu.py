@@ -67,6 +67,7 @@ __all__ = [
     "lzw_synthesize",
     "lzw_settings",
     "lzw_learn",
+    "lzw_model",
 ]
 
 Array = jax.Array
@@ -199,3 +200,22 @@ def lzw_learn(exemplar: Array, network: Any, config: LuZhuWuConfig = LuZhuWuConf
                                                         exemplar=np.asarray(exemplar)),
                          out_dir=out_dir, resume=resume, checkpoint=checkpoint,
                          progress=progress, desc="Lu-Zhu-Wu", estimator="last")
+
+
+def lzw_model(exemplar: Array, backbone: Any, config: LuZhuWuConfig, run: Any, *,
+              seed: int = 0) -> Any:
+    """The model learnt by a finished :func:`lzw_learn` run, as a
+    :class:`maxent_jax.model.MaxEntModel`: the energy of :func:`lzw_energy` at theta_bar, the
+    mean of theta_n over the last half of the learning iterations (as for the
+    macrocanonical runs; the last iterate is kept as ``theta_last``), so that
+    :func:`maxent_jax.tasks.sample.sample_model` draws new chains of the learnt FRAME model at
+    frozen parameters. ``backbone``: the run's (:func:`lzw_spec` of ``config``)."""
+    import numpy as np
+
+    from maxent_jax.nn.backbone import exemplar_features
+    from maxent_jax.tasks.texture import learned_model
+
+    exemplar = jnp.asarray(exemplar, jnp.float32)
+    settings = lzw_settings(config, exemplar, seed=seed)
+    target = exemplar_features(backbone, exemplar)
+    return learned_model(settings, backbone, np.asarray(exemplar), np.asarray(target), run.trace)
