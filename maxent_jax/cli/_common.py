@@ -92,7 +92,7 @@ def _field_type(config_cls: type, field: dataclasses.Field) -> Any:
     return args[0] if typing.get_origin(hint) is typing.Union and args else hint
 
 
-def _add_field(parser: argparse.ArgumentParser, config_cls: type, field: dataclasses.Field,
+def _add_field(parser: Any, config_cls: type, field: dataclasses.Field,
                default: Any) -> None:
     meta = field.metadata
     flag = meta.get("flag", "--" + field.name.replace("_", "-"))
@@ -113,9 +113,31 @@ def _add_field(parser: argparse.ArgumentParser, config_cls: type, field: datacla
                             help=help_text)
 
 
+GROUP_TITLES: dict[str, str] = {
+    "task": "task settings",
+    "network": "network settings (VGG-19 and the statistics F)",
+    "sampler": "sampler settings (Langevin chains)",
+    "learner": "learner settings (the theta step and the energy)",
+    "run": "run settings (length, checkpoints, averaging, seed)",
+    "folder": "run folder, devices and weights",
+}
+"""The titles of the argument groups of ``--help`` (the settings' groups of
+:mod:`maxent_jax.run.settings`, then the run folder's flags)."""
+
+
+def argument_group(parser: argparse.ArgumentParser, name: str) -> Any:
+    """The argument group of ``parser`` titled :data:`GROUP_TITLES` ``[name]`` (made once)."""
+    title = GROUP_TITLES[name]
+    for group in parser._action_groups:
+        if group.title == title:
+            return group
+    return parser.add_argument_group(title)
+
+
 def add_settings_arguments(parser: argparse.ArgumentParser, config_cls: type,
                            groups: Sequence[str], skip: Sequence[str] = ()) -> None:
-    """One flag per field of ``config_cls`` in ``groups`` (defaults from ``config_cls()``)."""
+    """One flag per field of ``config_cls`` in ``groups`` (defaults from ``config_cls()``),
+    each in its group's section of ``--help`` (:data:`GROUP_TITLES`)."""
     defaults = config_cls()
     for field in dataclasses.fields(config_cls):
         meta = field.metadata
@@ -123,13 +145,14 @@ def add_settings_arguments(parser: argparse.ArgumentParser, config_cls: type,
                 or field.name in skip):
             continue
         default = getattr(defaults, field.name)
+        target = argument_group(parser, meta["group"])
         if field.name == "checkpoint_every":  # on the command line: also the checkpoint file
-            parser.add_argument("--checkpoint-every", dest="checkpoint_every", type=int,
+            target.add_argument("--checkpoint-every", dest="checkpoint_every", type=int,
                                 default=None, metavar="K",
                                 help=f"write checkpoint.npz every K outer steps (default: no "
                                      f"checkpoint, chunks of {default})")
             continue
-        _add_field(parser, config_cls, field, default)
+        _add_field(target, config_cls, field, default)
 
 
 def config_from_args(config_cls: type, args: argparse.Namespace, **fields: Any) -> Any:
@@ -152,7 +175,7 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_weights_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    argument_group(parser, "folder").add_argument(
         "--weights", type=Path, default=None, metavar="PATH",
         help="VGG-19 weights: vgg_normalised.pth (legacy torch), torchvision vgg19-*.pth, "
              "Keras notop .h5 or a converted .npz (default: $MAXENT_JAX_WEIGHTS, else the "
@@ -162,13 +185,14 @@ def add_weights_argument(parser: argparse.ArgumentParser) -> None:
 def add_output_arguments(parser: argparse.ArgumentParser, resume: bool = True) -> None:
     """--overwrite (and --resume, --allow-step-change): what to do with a folder that holds
     another run's outputs."""
-    parser.add_argument("--overwrite", action="store_true",
+    folder = argument_group(parser, "folder")
+    folder.add_argument("--overwrite", action="store_true",
                         help="DIR holds an earlier run's outputs: remove them, then run")
     if resume:
-        parser.add_argument("--resume", action="store_true",
+        folder.add_argument("--resume", action="store_true",
                             help="continue the run in DIR from its checkpoint.npz (same "
                                  "inputs, weights and settings; --iterations may grow)")
-        parser.add_argument("--allow-step-change", action="store_true",
+        folder.add_argument("--allow-step-change", action="store_true",
                             help="with --resume: accept other --gamma / --delta / "
                                  "--delta-scale than the checkpoint's (nothing else); "
                                  "recorded in config.json")
@@ -177,16 +201,17 @@ def add_output_arguments(parser: argparse.ArgumentParser, resume: bool = True) -
 def add_run_arguments(parser: argparse.ArgumentParser, resume: bool = True) -> None:
     """--overwrite, --resume, --devices, --distributed, --max-memory, --weights, --no-progress."""
     add_output_arguments(parser, resume)
-    parser.add_argument("--max-memory", type=float, default=None, metavar="GIB",
+    folder = argument_group(parser, "folder")
+    folder.add_argument("--max-memory", type=float, default=None, metavar="GIB",
                         help="refuse to start if the estimated memory per device exceeds this "
                              "(default: the memory available)")
-    parser.add_argument("--devices", type=int, default=None,
+    folder.add_argument("--devices", type=int, default=None,
                         help="split the chains over this many devices (default: all visible "
                              "devices, or the most that divide the number of chains)")
-    parser.add_argument("--distributed", action="store_true",
+    folder.add_argument("--distributed", action="store_true",
                         help="multi-host: call jax.distributed.initialize() first")
     add_weights_argument(parser)
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    folder.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def start_distributed(args: argparse.Namespace) -> None:

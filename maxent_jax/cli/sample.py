@@ -25,9 +25,9 @@ from typing import Optional
 import numpy as np
 
 from maxent_jax.run.settings import FLOAT32_MAX
-from maxent_jax.cli._common import (add_output_arguments, add_weights_argument, check_out_dir,
-                                    check_run_memory, check_seed, clear_out_dir, save_images,
-                                    save_json, save_npz, save_samples_npy,
+from maxent_jax.cli._common import (add_output_arguments, add_weights_argument, argument_group,
+                                    check_out_dir, check_run_memory, check_seed, clear_out_dir,
+                                    save_images, save_json, save_npz, save_samples_npy,
                                     start_distributed, report_written)
 
 __all__ = ["add_parser", "load_starts", "read_starts_header", "run"]
@@ -52,33 +52,36 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="start the chains from a .npy array (N, H, W, 3) of floats, e.g. the "
                         "learning run's samples.npy (not an .npz; default: ADSN draws of "
                         "the exemplar)")
-    p.add_argument("--steps", type=int, default=200, help="Langevin steps (default 200)")
-    p.add_argument("--sampler", choices=("ula", "mala"), default="ula")
-    p.add_argument("--mala-energy", choices=MALA_ENERGIES, default="float64",
-                   help="arithmetic of the energies in MALA's accept/reject ratio: float64 "
+    sampler = argument_group(p, "sampler")
+    sampler.add_argument("--steps", type=int, default=200, help="Langevin steps (default 200)")
+    sampler.add_argument("--sampler", choices=("ula", "mala"), default="ula",
+                         help="Langevin kernel (default: ula)")
+    sampler.add_argument("--mala-energy", choices=MALA_ENERGIES, default="float64",
+                         help="arithmetic of the energies in MALA's accept/reject ratio: float64 "
                         "(exact; one float64 forward pass per proposal) or float32 (faster, "
-                        "but its rounding moves the ratio by about 0.5 at 64 px, 5-10 at "
-                        "256 px)")
-    p.add_argument("--gamma", type=float, default=None,
-                   help="Langevin step (default: the learning run's)")
-    p.add_argument("--precondition", choices=PRECONDITIONERS, default=None,
-                   help="Langevin preconditioner: none, or spectrum (the power spectrum of "
+                        "but its rounding moves the ratio; measured in docs/mixing.md)")
+    sampler.add_argument("--gamma", type=float, default=None,
+                         help="Langevin step (default: the learning run's)")
+    sampler.add_argument("--precondition", choices=PRECONDITIONERS, default=None,
+                         help="Langevin preconditioner: none, or spectrum (the power spectrum of "
                         "the exemplar's ADSN model; default: the learning run's)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--precision", choices=("float32", "tf32", "bfloat16"), default="float32",
-                   help="convolution arithmetic")
-    p.add_argument("--conv", choices=("auto", "direct", "winograd"), default="auto",
-                   help="3x3 convolution algorithm (auto: Winograd on the CPU)")
-    p.add_argument("--remat", action="store_true", help="rematerialise VGG activations")
-    p.add_argument("--devices", type=int, default=None,
-                   help="split the chains over this many devices (default 1)")
-    p.add_argument("--max-memory", type=float, default=None, metavar="GIB",
-                   help="refuse to start if the estimated memory per device exceeds this")
+    sampler.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    network = argument_group(p, "network")
+    network.add_argument("--precision", choices=("float32", "tf32", "bfloat16"), default="float32",
+                         help="convolution arithmetic")
+    network.add_argument("--conv", choices=("auto", "direct", "winograd"), default="auto",
+                         help="3x3 convolution algorithm (auto: Winograd on the CPU)")
+    network.add_argument("--remat", action="store_true", help="rematerialise VGG activations")
+    folder = argument_group(p, "folder")
+    folder.add_argument("--devices", type=int, default=None,
+                        help="split the chains over this many devices (default 1)")
+    folder.add_argument("--max-memory", type=float, default=None, metavar="GIB",
+                        help="refuse to start if the estimated memory per device exceeds this")
     add_output_arguments(p, resume=False)
-    p.add_argument("--distributed", action="store_true",
-                   help="multi-host: call jax.distributed.initialize() first")
+    folder.add_argument("--distributed", action="store_true",
+                        help="multi-host: call jax.distributed.initialize() first")
     add_weights_argument(p)
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    folder.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 

@@ -50,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--check-steps", type=int, default=0, metavar="N",
                    help="after learning, sample the model at fixed theta_bar for N steps from "
                         "new ADSN starts and warn if the samples' average of F misses F(x0) by "
-                        "more than 10%% (default 0: no check; 300-1000 at 64 px)")
+                        "more than 10%% (default 0: no check; see docs/fidelity.md)")
     add_settings_arguments(p, SynthesisConfig, ("network", "sampler", "learner", "run", "task"))
     add_run_arguments(p)
     p.set_defaults(func=run)

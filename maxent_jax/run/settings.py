@@ -131,8 +131,8 @@ class SOULConfig:
     mala_energy: str = setting("float64", "sampler", "arithmetic of the energies in MALA's "
                                "accept/reject ratio (--sampler mala and the probe): float64 "
                                "(exact; one float64 forward pass per proposal) or float32 "
-                               "(faster, but its rounding moves the ratio by about 0.5 at "
-                               "64 px and 5-10 at 256 px)", choices=MALA_ENERGIES)
+                               "(faster, but its rounding moves the ratio; measured in "
+                               "docs/mixing.md)", choices=MALA_ENERGIES)
     # learner
     delta: float = setting(0.02, "learner", "theta step")
     delta_scale: str = setting("none", "learner", "none: the theta step is delta at every "
