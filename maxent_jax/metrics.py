@@ -499,7 +499,7 @@ def model_welch_spectrum(exemplar: Array, segment: int) -> np.ndarray:
     window's autocorrelation, ``E[periodogram](f) = sum_tau A(tau) C(tau) e^{-2 pi i f.tau} /
     sum w^2`` for the ``L`` Fourier frequencies f of a segment: a noise-free reference.
     """
-    from maxent_jax.tasks.gaussian import periodic_component
+    from maxent_jax.gaussian import periodic_component
 
     x0 = np.asarray(exemplar, np.float32)
     h, w = x0.shape[:2]
@@ -814,13 +814,13 @@ def floor(metric: Callable[[np.ndarray, np.ndarray], Any], image: Array, *, crop
     exemplar. ``"real"``: the metric of the other crops (at most ``num``) against it: samples
     of exactly the exemplar's distribution that are not copies, i.e. a perfect method's
     score. ``"adsn"``: the metric of as many exact ADSN samples of the exemplar crop
-    (:func:`maxent_jax.tasks.gaussian.adsn`, periodic component, key ``seed``). Also returns
+    (:func:`maxent_jax.gaussian.adsn`, periodic component, key ``seed``). Also returns
     ``"exemplar"`` (the crop) and ``"num"``. A method's samples should be scored against the
     same ``floor(...)["exemplar"]`` at the same pixel scale to be read beside these values.
     """
     import jax
 
-    from maxent_jax.tasks.gaussian import adsn
+    from maxent_jax.gaussian import adsn
 
     crops = real_crops(image, crop).astype(np.float32)
     x0 = crops[reference]

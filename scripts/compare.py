@@ -100,7 +100,7 @@ from maxent_jax.baselines.gatys import GatysConfig, gatys_spec, gatys_synthesize
 from maxent_jax.baselines.lu_zhu_wu import LuZhuWuConfig, lzw_learn
 from maxent_jax.baselines.microcanonical import MicrocanonicalConfig, microcanonical_synthesize
 from maxent_jax.exemplars import exemplar_path, list_exemplars, resize_longer_side
-from maxent_jax.tasks.gaussian import adsn
+from maxent_jax.gaussian import adsn
 from maxent_jax.io import load_image, save_image
 
 METHODS: tuple[str, ...] = ("adsn", "gatys", "lu_zhu_wu", "microcanonical",

@@ -25,7 +25,7 @@ import numpy as np
 
 from maxent_jax import metrics
 from maxent_jax.run.diagnostics import theta_change, warnings
-from maxent_jax.tasks import gaussian
+from maxent_jax import gaussian
 from maxent_jax.exemplars import list_exemplars, load_exemplar
 from maxent_jax.io import save_image
 from maxent_jax.tasks.texture import SynthesisConfig, parse_overrides, synthesize

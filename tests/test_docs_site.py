@@ -19,6 +19,7 @@ import maxent_jax
 
 ROOT = Path(__file__).resolve().parents[1]
 API = ROOT / "docs" / "api.md"
+ALIASES = {"maxent_jax.tasks.gaussian"}  # a former path, re-exporting maxent_jax.gaussian
 
 
 def library_modules() -> list[str]:
@@ -27,6 +28,7 @@ def library_modules() -> list[str]:
     names = [m.name for m in pkgutil.walk_packages(maxent_jax.__path__, "maxent_jax.")
              if not m.ispkg or m.name == "maxent_jax.nn.weights"]
     return [n for n in names if not any(p.startswith("_") for p in n.split(".")[1:])
+            and n not in ALIASES
             and not (n.startswith("maxent_jax.cli.") and n != "maxent_jax.cli.reference")]
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from maxent_jax import metrics
-from maxent_jax.tasks.gaussian import random_phase_noise
+from maxent_jax.gaussian import random_phase_noise
 
 RNG = np.random.default_rng(0)
 X0 = RNG.uniform(0.2, 0.8, size=(32, 32, 3)).astype(np.float32)
@@ -157,7 +157,7 @@ def _texture(name):
     """``(exemplar, real samples, ADSN samples)``: crop 0 of the bundled 256 px exemplar cut
     into 16 disjoint 64 px crops, crops 1..8, and 8 exact ADSN samples of crop 0."""
     from maxent_jax.exemplars import load_exemplar
-    from maxent_jax.tasks.gaussian import adsn
+    from maxent_jax.gaussian import adsn
 
     crops = metrics.real_crops(load_exemplar(name), 64).astype(np.float64)
     gauss = np.asarray(adsn(jax.random.key(0), crops[0].astype(np.float32), num=8), np.float64)
@@ -233,7 +233,7 @@ def test_welch_spectrum_normalisation_and_model():
     assert s.mean() == pytest.approx(0.01, rel=0.05)  # variance per frequency
     # the model spectrum is the exact expectation of the Welch estimate of ADSN samples:
     # X = m + t * W / 4 (periodic, 4 x 4 exemplar), segment 2 x 2 at the origin, Hann window
-    from maxent_jax.tasks.gaussian import periodic_component
+    from maxent_jax.gaussian import periodic_component
 
     x0 = rng.uniform(size=(6, 6, 1)).astype(np.float32)
     t = np.asarray(periodic_component(x0), np.float64)[..., 0]
@@ -464,7 +464,7 @@ def test_held_out_gaps_floor_and_degradations_with_a_network():
 
 def test_floor_of_the_patch_metric_is_computed_from_crops_and_adsn():
     from maxent_jax.exemplars import load_exemplar
-    from maxent_jax.tasks.gaussian import adsn
+    from maxent_jax.gaussian import adsn
 
     image = load_exemplar("grass")
     psw = functools.partial(metrics.patch_sliced_wasserstein, directions=32)

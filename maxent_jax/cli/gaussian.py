@@ -4,7 +4,7 @@
                         [--seed S] [--no-periodic]
 
 writes ``DIR/sample_000.png``, ``DIR/sample_001.png``, ... (values clipped to [0, 1]); grey
-exemplars give grey samples. See :mod:`maxent_jax.tasks.gaussian` (Galerne, Gousseau, Morel 2011).
+exemplars give grey samples. See :mod:`maxent_jax.gaussian` (Galerne, Gousseau, Morel 2011).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from maxent_jax.cli._common import add_output_arguments, check_out_dir, check_seed, clear_out_dir
 from maxent_jax.io import load_image, save_image
-from maxent_jax.tasks import gaussian
+from maxent_jax import gaussian
 
 __all__ = ["add_parser", "run"]
 

@@ -124,7 +124,7 @@ def spectrum_preconditioner(exemplar: Array, size: Sequence[int] | None = None, 
 
     1. ``g``: the channel mean of ``exemplar``, replaced by its periodic component (Moisan,
        JMIV 2011: no border cross in the spectrum) and spot-extended to ``B = max(size,
-       exemplar size)`` per axis (:func:`maxent_jax.tasks.gaussian.spot_extension`, as the
+       exemplar size)`` per axis (:func:`maxent_jax.gaussian.spot_extension`, as the
        ADSN starts of :mod:`maxent_jax.tasks.starts` are).
     2. ``C(tau) = |B|^{-1} sum_y (g - mean g)(y) (g - mean g)(y + tau)``: the periodic
        covariance of the ADSN of g on the B-torus.
@@ -143,7 +143,7 @@ def spectrum_preconditioner(exemplar: Array, size: Sequence[int] | None = None, 
 
     Computed on the host (float64) from concrete arrays; returns float32 ``(H, W // 2 + 1)``.
     """
-    from maxent_jax.tasks.gaussian import periodic_component, spot_extension, validate_image
+    from maxent_jax.gaussian import periodic_component, spot_extension, validate_image
 
     if not (isinstance(floor, (int, float)) and 0 < floor <= 1):
         raise ValueError(f"floor must be a number in (0, 1], got {floor!r}")

@@ -15,7 +15,7 @@ white Gaussian noise, the same for every channel, ``*`` the periodic convolution
 The model is estimated on the known pixels (the "naive" estimator of Galerne & Leclaire):
 ``m = |omega|^{-1} sum_omega u`` and ``t = |omega|^{-1/2} (u - m) 1_omega``; or from a separate
 exemplar x0 (``t = |Omega|^{-1/2} (p - m0)``, ``p`` its periodic component spot-extended to Omega,
-as in :func:`maxent_jax.tasks.gaussian.adsn`). Conditioning on the values on a set C of known pixels
+as in :func:`maxent_jax.gaussian.adsn`). Conditioning on the values on a set C of known pixels
 (by default the known pixels within ``border`` pixels of M; or all of them):
 
     kriging (conditional mean)    u*(x) = m + Gamma_{x C} Gamma_{C C}^{-1} (u_C - m),
@@ -60,7 +60,7 @@ import numpy as np
 
 from maxent_jax.nn import features as feats
 from maxent_jax.sampling.energy import EnergyFn, macrocanonical_energy, reference_centre
-from maxent_jax.tasks.gaussian import prepare_spot, validate_image
+from maxent_jax.gaussian import prepare_spot, validate_image
 from maxent_jax.io import load_image
 from maxent_jax.nn.backbone import Backbone, as_backbone, check_image_size
 from maxent_jax.nn.vgg import LAYER_NAMES
@@ -184,7 +184,7 @@ def gaussian_model(image: Any, mask: Any, *, exemplar: Any = None) -> GaussianMo
 
     Known part: ``m = mean of u over omega``, ``t = |omega|^{-1/2} (u - m) 1_omega``
     (Galerne & Leclaire 2017, §3). Exemplar: its periodic component, cropped to the image size
-    if larger and spot-extended if smaller (:func:`maxent_jax.tasks.gaussian.prepare_spot`),
+    if larger and spot-extended if smaller (:func:`maxent_jax.gaussian.prepare_spot`),
     ``t = |Omega|^{-1/2} (p - m0)``. The exemplar must have the image's channel count.
     """
     image = validate_image(image, name="image")

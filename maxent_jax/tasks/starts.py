@@ -15,7 +15,7 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 
-from maxent_jax.tasks.gaussian import adsn
+from maxent_jax.gaussian import adsn
 
 __all__ = ["STARTS", "adsn_starts", "noise_starts", "starts"]
 

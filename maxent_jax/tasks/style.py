@@ -59,7 +59,7 @@ from maxent_jax.run.task import run_identity, run_soul_task
 from maxent_jax.sampling.energy import EnergyFn, macrocanonical_energy, reference_centre
 from maxent_jax.sampling.preconditioned import make_preconditioner
 from maxent_jax.sampling.soul import SOULState
-from maxent_jax.tasks.gaussian import validate_image
+from maxent_jax.gaussian import validate_image
 from maxent_jax.tasks.starts import starts
 
 __all__ = [

@@ -100,7 +100,7 @@ def floors(metric: Any, image: np.ndarray, size: int, num: int) -> dict[str, Any
     crops is the exemplar itself, with the ADSN floor only (``real`` NaN)."""
     if min(image.shape[:2]) >= 2 * size:
         return metrics.floor(metric, image, crop=size)
-    from maxent_jax.tasks.gaussian import adsn
+    from maxent_jax.gaussian import adsn
 
     x0 = np.asarray(image[:size, :size], np.float32)
     gauss = np.asarray(adsn(jax.random.key(0), x0, num=num))

@@ -1,4 +1,4 @@
-"""Throughput of batched ADSN: maxent_jax.tasks.gaussian (jitted) against the same formula in numpy.
+"""Throughput of batched ADSN: maxent_jax.gaussian (jitted) against the same formula in numpy.
 
 ADSN (Galerne, Gousseau, Morel, IEEE TIP 2011): X = m + |Omega|^{-1/2} (p - m) * W, with p the
 periodic component of the exemplar (Moisan 2011) and the same white noise W for every channel.
@@ -19,11 +19,11 @@ from typing import Callable
 import jax
 import numpy as np
 
-from maxent_jax.tasks import gaussian
+from maxent_jax import gaussian
 
 
 def numpy_periodic_component(x: np.ndarray) -> np.ndarray:
-    """Moisan's periodic component in numpy (same maths as maxent_jax.tasks.gaussian)."""
+    """Moisan's periodic component in numpy (same maths as maxent_jax.gaussian)."""
     h, w = x.shape[:2]
     v = np.zeros_like(x)
     row, col = x[-1] - x[0], x[:, -1] - x[:, 0]

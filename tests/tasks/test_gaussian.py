@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from maxent_jax.tasks import gaussian as g
+from maxent_jax import gaussian as g
 
 AX = (0, 1)
 # Few distinct shapes: XLA compiles every operation once per shape, which dominates test time.

@@ -14,7 +14,7 @@ from PIL import Image
 
 from maxent_jax.nn import features as feats
 from maxent_jax.tasks import inpaint as ip
-from maxent_jax.tasks.gaussian import mean_and_autocorrelation, prepare_spot
+from maxent_jax.gaussian import mean_and_autocorrelation, prepare_spot
 from maxent_jax.nn.vgg import random_variables
 
 
