@@ -136,14 +136,18 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def write_atomic(path: PathLike, write: Callable[[BinaryIO], Any]) -> Path:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``:
-    a crash never leaves a half-written file, and an earlier file stays whole until then."""
+    """Call ``write(file)`` on a temporary file beside ``path``, flush it to disk, then
+    rename it to ``path``: a crash never leaves a half-written file, and an earlier file stays
+    whole until then. The library's one atomic writer (images, arrays, models, checkpoints,
+    converted weights)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

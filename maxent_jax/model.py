@@ -32,7 +32,8 @@ from typing import Any, NamedTuple, Union
 import numpy as np
 
 from maxent_jax.nn import features as feats
-from maxent_jax.run.checkpoint import arrays_digest, atomic_write
+from maxent_jax.io import write_atomic
+from maxent_jax.run.checkpoint import arrays_digest
 from maxent_jax.sampling.energy import EnergyFn, macrocanonical_energy
 
 __all__ = ["MODEL_FORMAT", "MaxEntModel", "ModelError", "polyak_average", "model_energy",
@@ -87,7 +88,7 @@ def save_model(path: Union[str, Path], model: MaxEntModel) -> Path:
     arrays = {k: np.asarray(getattr(model, k), np.float32) for k in _ARRAYS}
     arrays["header"] = np.array(json.dumps(_header(model), sort_keys=True))
     arrays["digest"] = np.array(arrays_digest(arrays))
-    return atomic_write(Path(path), lambda f: np.savez(f, **arrays))
+    return write_atomic(Path(path), lambda f: np.savez(f, **arrays))
 
 
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

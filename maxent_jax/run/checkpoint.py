@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["CHECKPOINT", "FORMAT", "CheckpointError", "to_host", "stack_infos", "arrays_digest",
-           "save_checkpoint", "load_checkpoint", "atomic_write"]
+           "save_checkpoint", "load_checkpoint"]
 
 CHECKPOINT = "checkpoint.npz"
 FORMAT = 2
@@ -49,13 +49,6 @@ def stack_infos(infos: Sequence[NamedTuple]) -> dict[str, np.ndarray]:
             for k in infos[0]._fields}
 
 
-def atomic_write(path: Path, write: Any) -> Path:
-    """:func:`maxent_jax.io.write_atomic` (temporary file beside ``path``, then a rename)."""
-    from maxent_jax.io import write_atomic
-
-    return write_atomic(path, write)
-
-
 def save_checkpoint(path: Path, state: Any, infos: Sequence[NamedTuple],
                     identity: Mapping[str, Any]) -> None:
     """Write the state, the trace and the identity to ``path`` (on process 0 only)."""
@@ -67,7 +60,9 @@ def save_checkpoint(path: Path, state: Any, infos: Sequence[NamedTuple],
     record = {"format": FORMAT, **identity}
     arrays["identity"] = np.array(json.dumps(record, sort_keys=True))
     arrays["digest"] = np.array(arrays_digest(arrays))
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    from maxent_jax.io import write_atomic
+
+    write_atomic(path, lambda f: np.savez(f, **arrays))
 
 
 def arrays_digest(arrays: Mapping[str, np.ndarray]) -> str:

@@ -27,7 +27,6 @@ import hashlib
 import importlib.util
 import os
 import pickle
-import secrets
 import struct
 import warnings
 import zipfile
@@ -158,17 +157,10 @@ def _file_sha256(path: Path) -> str:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write through a temporary file in the same directory, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """``data`` to ``path`` by :func:`maxent_jax.io.write_atomic` (the one atomic writer)."""
+    from maxent_jax.io import write_atomic
+
+    write_atomic(path, lambda out: out.write(data))
 
 
 # --------------------------------------------------------------------------- public API
