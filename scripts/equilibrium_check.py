@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -51,6 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from maxent_jax.run.machine import describe_cpu
 from maxent_jax.exemplars import load_exemplar
 from maxent_jax.model import save_model
 from maxent_jax.nn.backbone import load_network, prepare_backbone
@@ -192,15 +192,6 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _machine() -> str:
-    """The CPU model from /proc/cpuinfo (Linux), else what platform knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _overrides(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, Any]:
@@ -262,7 +253,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         f"--{k.replace('_', '-')}" + ("" if v is True else f" {_render(v)}")
         for k, v in vars(args).items()
         if v is not None and v is not False and v != [] and v != {}),
-        "machine": _machine(),
+        "machine": describe_cpu(),
         "jax": jax.__version__, "backend": jax.default_backend(),
         "total_seconds": time.perf_counter() - t0, "results": results}
     (args.out_dir / "results.json").write_text(json.dumps(record, indent=1) + "\n")

@@ -6,7 +6,6 @@ Small but complete: real VGG-19 weights, 32 px, 12 outer steps cut into chunks o
 
 from __future__ import annotations
 
-import platform
 from pathlib import Path
 
 import jax
@@ -22,13 +21,11 @@ RECORDED_DEFAULTS = dict(padding="zero", theta_step="optimistic", optimism=10.0,
 
 def fingerprint() -> dict[str, str]:
     """What decides XLA:CPU's rounding: versions, backend and the CPU's vector ISA class."""
-    flags = ""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        pass
-    isa = "avx512" if "avx512f" in flags else ("avx2" if "avx2" in flags else platform.machine())
     import jaxlib
+
+    from maxent_jax.run.machine import vector_isa
+
+    isa = vector_isa()
 
     return {"jax": jax.__version__, "jaxlib": jaxlib.__version__,
             "backend": jax.default_backend(), "isa": isa}

@@ -31,8 +31,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -47,21 +45,12 @@ from maxent_jax.nn import features as feats
 from maxent_jax.nn.vgg import vgg_variables, with_transposed_kernels
 from maxent_jax.nn.weights import load_weights
 from maxent_jax.tasks.texture import SynthesisConfig, synthesize
+from maxent_jax.run.machine import describe_cpu
 
 EVAL_SPEC = feats.get_spec(None, layers=tuple(feats.PRESETS["full"].layers), activation="relu",
                            pooling="avg", padding="zero")
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                flags = Path("/proc/cpuinfo").read_text()
-                isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "?"
-                return f"{line.split(':', 1)[1].strip()} ({isa}, {os.cpu_count()} cores)"
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def eval_gaps(variables: Any, samples: np.ndarray, exemplar: np.ndarray) -> np.ndarray:
@@ -149,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             scale_iterations=budgets(b, args.iterations, len(scales)))
     result: dict[str, Any] = {
         "command": "python scripts/benchmarks/coarse_to_fine.py " + " ".join(argv or []),
-        "cpu": cpu_name(), "jax": jax.__version__, "exemplar": args.exemplar,
+        "cpu": describe_cpu(), "jax": jax.__version__, "exemplar": args.exemplar,
         "size": args.size, "iterations": args.iterations, "chains": args.chains,
         "protocol": "run output (the chains' last iterates)",
         "floors": {"patch_sliced_wasserstein": {"real": floor_psw["real"],

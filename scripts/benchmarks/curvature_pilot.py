@@ -58,6 +58,7 @@ from maxent_jax.sampling.stein import stein_dimension, stein_statistic  # noqa: 
 from maxent_jax.tasks import sample as sample_task  # noqa: E402
 from maxent_jax.tasks import texture  # noqa: E402
 from maxent_jax.tasks.starts import adsn_starts  # noqa: E402
+from maxent_jax.run.machine import describe_cpu
 
 GAMMA = 1e-7
 MARKS = (50, 100, 200, 300, 500, 1000)
@@ -188,7 +189,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                                       args.seed, 1 if args.quick else 3)
     chunk = min(mixing.CHUNK, args.steps)
     out: dict[str, Any] = {"command": "python " + " ".join(sys.argv), "machine":
-                           mixing._machine(), "jax": jax.__version__, "gamma": GAMMA,
+                           describe_cpu(), "jax": jax.__version__, "gamma": GAMMA,
                            "curvature": curvature, "fixed_theta": {}, "learning": {}}
     out["fixed_theta"]["plain"] = fixed_theta(backbone, model, starts, None, args.steps, chunk)
     for cap in args.caps:

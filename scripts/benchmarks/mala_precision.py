@@ -37,13 +37,14 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mixing import GAMMAS, _arrays, _machine, _potential, learn  # noqa: E402
+from mixing import GAMMAS, _arrays, _potential, learn  # noqa: E402
 
 from maxent_jax.exemplars import load_exemplar  # noqa: E402
 from maxent_jax.nn.backbone import load_network, prepare_backbone  # noqa: E402
 from maxent_jax.sampling.langevin import float64_potential, mala_init, mala_step  # noqa: E402
 from maxent_jax.sampling.soul import probe_acceptance  # noqa: E402
 from maxent_jax.tasks.starts import adsn_starts  # noqa: E402
+from maxent_jax.run.machine import describe_cpu
 
 SMALL_GAMMAS = (1e-10, 1e-9, 1e-8, 1e-7)
 
@@ -136,7 +137,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     exemplar = load_exemplar(args.exemplar, size=args.size)
     model, learn_seconds = learn(exemplar, variables, args)
     backbone = prepare_backbone(model.spec, variables, (args.size, args.size), digest)
-    results = {"machine": _machine(), "jax": jax.__version__, "exemplar": args.exemplar,
+    results = {"machine": describe_cpu(), "jax": jax.__version__, "exemplar": args.exemplar,
                "learn_size": args.size, "learn_seconds": learn_seconds,
                "rounding": {}, "seconds_per_mala_step": {}}
     for size in args.sizes:

@@ -39,8 +39,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import platform
-import subprocess
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -49,6 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from maxent_jax.run.machine import describe_cpu
 from maxent_jax import metrics
 from maxent_jax.exemplars import load_exemplar
 from maxent_jax.model import MaxEntModel, load_model, save_model
@@ -256,14 +255,6 @@ def extrapolated_decorrelation(corr: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------------ main
-def _machine() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        names = [ln.split(":", 1)[1].strip() for ln in out.splitlines()
-                 if ln.startswith("Model name")]
-        return names[0] if names else platform.processor()
-    except OSError:
-        return platform.processor()
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
@@ -373,7 +364,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     rows = summarise(runs, target_gap, args.chains)
     result = {"settings": {k: (str(v) if isinstance(v, Path) else v)
                            for k, v in vars(args).items()},
-              "machine": _machine(), "jax": jax.__version__, "backend": jax.default_backend(),
+              "machine": describe_cpu(), "jax": jax.__version__, "backend": jax.default_backend(),
               "learn_seconds": learn_seconds, "total_seconds": time.perf_counter() - t0,
               "gamma_star": {"plain": gamma_plain, "spectrum": gamma_pre},
               "probe_at_starts": probes, "band_curvature": curvature,

@@ -43,6 +43,7 @@ from maxent_jax.nn.backbone import load_network, prepare_backbone  # noqa: E402
 from maxent_jax.sampling.stein import (stein_dimension, stein_ratio,  # noqa: E402
                                        stein_statistic)
 from maxent_jax.tasks.starts import adsn_starts  # noqa: E402
+from maxent_jax.run.machine import describe_cpu
 
 ULA_RESULTS = Path(__file__).resolve().parents[2] / "docs" / "mixing" / "results.json"
 CHUNK = 50
@@ -135,7 +136,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                      "seconds": time.perf_counter() - start})
         print(json.dumps(rows[-1]), flush=True)
     record = {"command": "python scripts/benchmarks/mixing_mclmc.py " + " ".join(argv or sys.argv[1:]),
-              "machine": mixing._machine(), "jax": jax.__version__,
+              "machine": describe_cpu(), "jax": jax.__version__,
               "blackjax": __import__("blackjax").__version__, "chains": args.chains,
               "total_seconds": time.perf_counter() - t0, "runs": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -24,12 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from maxent_jax.run.machine import describe_cpu
 
 VARIANTS = ("none", "scan", "two_pass")
 
@@ -70,16 +70,6 @@ def child(variant: str, size: int, chains: int, iterations: int) -> float:
     return time.perf_counter() - start
 
 
-def _machine() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                flags = Path("/proc/cpuinfo").read_text()
-                return line.split(":", 1)[1].strip() + (
-                    " (avx512f)" if " avx512f" in flags else " (no avx512f)")
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     share = {v: (median[v] - median["none"]) / median["none"] for v in ("scan", "two_pass")}
     record = {"command": "python scripts/benchmarks/probe_compile.py " + " ".join(argv or
                                                                                    sys.argv[1:]),
-              "machine": _machine(), "size": args.size, "chains": args.chains,
+              "machine": describe_cpu(), "size": args.size, "chains": args.chains,
               "iterations": args.iterations, "seconds": seconds, "median_seconds": median,
               "probe_share_of_compilation": share}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -82,14 +82,9 @@ PLANS = {
 def machine() -> dict[str, Any]:
     import jax
 
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from maxent_jax.run.machine import describe_cpu
+
+    cpu = describe_cpu()
     out: dict[str, Any] = {"jax": jax.__version__, "backend": jax.default_backend(),
                            "device": jax.devices()[0].device_kind, "cpu": cpu,
                            "cpu_count": os.cpu_count(), "python": platform.python_version()}
