@@ -175,3 +175,30 @@ def test_coarse_to_fine_benchmark_quick_smoke_run(tmp_path):
     assert half["scales 16,32, tile, equal"] > 0.9 > max(half["plain"],
                                                           half["scales 16,32, adsn, 2,1"])
     assert "| plain |" in data["table"]
+
+
+def test_coarse_to_fine_benchmark_frozen_protocol_and_quadrants(tmp_path):
+    """With ``--check-steps`` every mode also has a frozen-theta row (new chains at the
+    learned theta_bar, its fixed-theta diagnostics); with one chain the metrics are scored on
+    the four quadrants, so the intervals are not empty, and the real-crop floor comes from
+    the exemplar's other quadrants; ``--no-plain`` leaves the speed-up undefined; the samples
+    of both protocols are saved, the run output equal to the learning run's."""
+    bench = load_script("benchmarks/coarse_to_fine")
+    out = tmp_path / "c2f.json"
+    assert bench.main(["--size", "64", "--iterations", "4", "--chains", "1", "--no-plain",
+                       "--modes", "adsn:1,1:32,64", "--check-steps", "2",
+                       "--save-dir", str(tmp_path / "s"), "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    (name, mode), = data["modes"].items()
+    assert name == "scales 32,64, adsn, 1,1" and mode["speed_up"] is None
+    assert "quadrants" in data["scored_on"]
+    assert np.isfinite(data["floors"]["patch_sliced_wasserstein"]["real"])
+    frozen = mode["frozen"]
+    assert frozen["relative_gap"] > 0 and np.isfinite(frozen["stein_ratio"])
+    for row in (mode, frozen):
+        r = row["patch_sliced_wasserstein"]
+        assert r["low"] < r["high"], r
+    run = np.load(tmp_path / "s" / "scales_32_64__adsn__1_1_run.npy")
+    drawn = np.load(tmp_path / "s" / "scales_32_64__adsn__1_1_frozen.npy")
+    assert run.shape == drawn.shape == (1, 64, 64, 1) and not np.array_equal(run, drawn)
+    assert "frozen theta" in data["table"] and "n/a" in data["table"]

@@ -3,6 +3,7 @@
     python scripts/benchmarks/coarse_to_fine.py [--exemplar gravel] [--size 128]
         [--iterations 600] [--chains 4] [--scales 32,64,128]
         [--modes tile:equal adsn:equal adsn:60,30,10] [--out results.json] [--quick]
+        [--check-steps N] [--quadrants] [--save-dir DIR] [--plain-last]
 
 Every mode learns from the same exemplar (crop 0 of the bundled image cut into ``--size``
 crops, :func:`maxent_jax.metrics.real_crops`; the image itself when it holds fewer than two,
@@ -21,9 +22,21 @@ protocol), one value per chain with a 95% bootstrap interval:
   doubling stage starts from: whether the last stage has undone the tiling;
 
 beside the floors of :func:`maxent_jax.metrics.floor` (the other real crops; ADSN draws).
-``--modes``: ``GROWTH:BUDGET`` per coarse-to-fine run, GROWTH the ``--scale-growth`` (``adsn``
-or ``tile``), BUDGET the share of ``--iterations`` each scale gets (``equal``, or shares
-such as ``60,30,10``).
+``--modes``: ``GROWTH:BUDGET[:SCALES]`` per coarse-to-fine run, GROWTH the ``--scale-growth``
+(``adsn`` or ``tile``), BUDGET the share of ``--iterations`` each scale gets (``equal``, or
+shares such as ``60,30,10``), SCALES that mode's own ``--scales`` (default: ``--scales``).
+
+``--check-steps N`` adds the second protocol, **frozen theta**: after each run, one new chain
+per run chain from new ADSN starts (seed + 1) for N Langevin steps at the learned theta_bar
+(:func:`maxent_jax.tasks.sample.sample_model`, what ``synthesize --check-steps`` does),
+scored the same way, with its fixed-theta diagnostics (relative gap, Stein's ratio).
+``--quadrants`` (automatic with one chain) scores the four quadrants of every
+sample, with the exemplar's first quadrant as the reference and its other quadrants as the
+real-crop floor, so one chain still gives an interval (over 4 quadrants: a within-chain
+interval, narrower in meaning than one over chains). ``--save-dir`` keeps every mode's
+samples (``.npy``, ``.png``). The JSON is rewritten after every mode, so a long invocation
+that is stopped keeps what it finished; ``--plain-last`` runs the plain run last,
+``--no-plain`` leaves it out (no speed-up then).
 """
 
 from __future__ import annotations
@@ -41,6 +54,8 @@ import numpy as np
 
 from maxent_jax import metrics
 from maxent_jax.exemplars import load_exemplar
+from maxent_jax.io import save_image, write_atomic
+from maxent_jax.nn.backbone import as_backbone
 from maxent_jax.nn import features as feats
 from maxent_jax.nn.vgg import vgg_variables, with_transposed_kernels
 from maxent_jax.nn.weights import load_weights
@@ -72,7 +87,19 @@ def half_shift_correlation(samples: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
-def scores(variables: Any, samples: np.ndarray, exemplar: np.ndarray) -> dict[str, Any]:
+def quadrants(samples: np.ndarray) -> np.ndarray:
+    """The four quadrants of every sample ``(N, H, W, C)``: ``(4 N, H // 2, W // 2, C)``."""
+    samples = np.asarray(samples)
+    h, w = samples.shape[1] // 2, samples.shape[2] // 2
+    return np.concatenate([samples[:, i * h:(i + 1) * h, j * w:(j + 1) * w]
+                           for i in range(2) for j in range(2)])
+
+
+def scores(variables: Any, whole: np.ndarray, exemplar: np.ndarray,
+           units: Any = np.asarray) -> dict[str, Any]:
+    """Every metric with its 95% bootstrap interval, on ``units(whole)`` (the samples, or
+    their quadrants); the half-shift correlation on the whole samples."""
+    samples = units(whole)
     tm = metrics.texture_metrics(samples, exemplar)
     per = tm["per_sample"]
     out = {"eval_gap": eval_gaps(variables, samples, exemplar),
@@ -80,7 +107,7 @@ def scores(variables: Any, samples: np.ndarray, exemplar: np.ndarray) -> dict[st
            "normalised_diversity": per["normalised_diversity"],
            "layout_zero_shift": per["layout_zero_shift"],
            "between_chain_correlation": per["between_chain_correlation"],
-           "half_shift_correlation": half_shift_correlation(samples)}
+           "half_shift_correlation": half_shift_correlation(whole)}
     return {k: metrics.bootstrap_interval(v)._asdict() for k, v in out.items()}
 
 
@@ -116,67 +143,133 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", nargs="+",
                         default=["tile:equal", "adsn:equal", "adsn:60,30,10"])
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--check-steps", type=int, default=0, metavar="N",
+                        help="also score the frozen-theta protocol: N steps at theta_bar")
+    parser.add_argument("--quadrants", action="store_true",
+                        help="score quadrants (automatic with one chain)")
+    parser.add_argument("--save-dir", type=Path, default=None,
+                        help="write every mode's samples here (.npy, .png)")
+    parser.add_argument("--no-plain", action="store_true",
+                        help="only the coarse-to-fine modes (no speed-up then)")
+    parser.add_argument("--plain-last", action="store_true",
+                        help="run the plain run after the coarse-to-fine ones")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 32 px, 6 iterations, 2 chains, scales 16,32")
     args = parser.parse_args(argv)
     if args.quick:
         args.size, args.iterations, args.chains, args.scales = 32, 6, 2, "16,32"
         args.modes = ["tile:equal", "adsn:2,1"]
-    scales = tuple(int(s) for s in args.scales.split(","))
+    quads = args.quadrants or args.chains == 1
     weights = load_weights()
     network = with_transposed_kernels(vgg_variables(weights))
     image = load_exemplar(args.exemplar)
-    floor_psw = floors(metrics.patch_sliced_wasserstein, image, args.size, args.chains)
-    exemplar = floor_psw["exemplar"]
-    floor_div = floors(metrics.normalised_diversity, image, args.size, args.chains)
+    exemplar = floors(metrics.patch_sliced_wasserstein, image, args.size, args.chains)["exemplar"]
+    score_size = args.size // 2 if quads else args.size
+    score_source = exemplar if quads else image
+    floor_psw = floors(metrics.patch_sliced_wasserstein, score_source, score_size,
+                       4 * args.chains if quads else args.chains)
+    floor_div = floors(metrics.normalised_diversity, score_source, score_size,
+                       4 * args.chains if quads else args.chains)
+    reference = floor_psw["exemplar"]
     base = SynthesisConfig(iterations=args.iterations, chains=args.chains)
     modes = {"plain": base}
     for mode in args.modes:
-        growth, _, b = mode.partition(":")
-        modes[f"scales {args.scales}, {growth}, {b}"] = dataclasses.replace(
+        growth, _, rest = mode.partition(":")
+        b, _, own = rest.partition(":")
+        scales_text = own or args.scales
+        scales = tuple(int(s) for s in scales_text.split(","))
+        modes[f"scales {scales_text}, {growth}, {b}"] = dataclasses.replace(
             base, scales=scales, scale_growth=growth,
             scale_iterations=budgets(b, args.iterations, len(scales)))
+    if args.no_plain:
+        del modes["plain"]
+    elif args.plain_last:
+        modes = {**{k: v for k, v in modes.items() if k != "plain"}, "plain": base}
     result: dict[str, Any] = {
         "command": "python scripts/benchmarks/coarse_to_fine.py " + " ".join(argv or []),
         "cpu": describe_cpu(), "jax": jax.__version__, "exemplar": args.exemplar,
         "size": args.size, "iterations": args.iterations, "chains": args.chains,
         "protocol": "run output (the chains' last iterates)",
+        "protocols": ["run output"] + (["frozen theta"] if args.check_steps else []),
+        "check_steps": args.check_steps,
+        "scored_on": (f"the 4 quadrants ({score_size} px) of every sample, against the "
+                      "exemplar's first quadrant" if quads else "whole samples"),
         "floors": {"patch_sliced_wasserstein": {"real": floor_psw["real"],
                                                 "adsn": floor_psw["adsn"]},
                    "normalised_diversity": {"real": floor_div["real"],
                                             "adsn": floor_div["adsn"]}},
         "modes": {}}
+    units = quadrants if quads else np.asarray
     for name, config in modes.items():
         start = time.perf_counter()
         run = synthesize(exemplar, network, config, progress=False)
         wall = time.perf_counter() - start
-        result["modes"][name] = {"wall_s": wall, "scale_iterations": config.scale_iterations,
-                                 "final_relative_gap": float(run.trace["relative_gap"][-1]),
-                                 **scores(network, run.samples, exemplar)}
+        entry = {"wall_s": wall, "scale_iterations": config.scale_iterations,
+                 "scales": config.scales,
+                 "final_relative_gap": float(run.trace["relative_gap"][-1]),
+                 **scores(network, run.samples, reference, units)}
         print(f"{name}: {wall:.1f} s", flush=True)
-    plain = result["modes"]["plain"]["wall_s"]
+        saved = {"run": run.samples}
+        if args.check_steps:
+            from maxent_jax.tasks.sample import sample_model
+
+            start = time.perf_counter()
+            backbone = as_backbone(network, config.spec(), run.samples.shape[1:3])
+            check = sample_model(run.model, backbone, num=config.chains,
+                                 steps=args.check_steps, seed=config.seed + 1)
+            d = check.diagnostics
+            entry["frozen"] = {"wall_s": time.perf_counter() - start,
+                               "relative_gap": float(d["relative_gap"]),
+                               "stein_ratio": float(d["stein_ratio"]),
+                               **scores(network, check.samples, reference, units)}
+            saved["frozen"] = check.samples
+            print(f"{name}, frozen theta: gap {d['relative_gap']:.3f}, Stein "
+                  f"{d['stein_ratio']:.3g}", flush=True)
+        if args.save_dir:
+            slug = "".join(c if c.isalnum() else "_" for c in name)
+            for protocol, samples in saved.items():
+                write_atomic(args.save_dir / f"{slug}_{protocol}.npy",
+                             lambda f, a=np.asarray(samples): np.save(f, a))
+                for i, x in enumerate(samples):
+                    save_image(args.save_dir / f"{slug}_{protocol}_{i}.png",
+                               np.clip(np.asarray(x), 0, 1))
+        result["modes"][name] = entry
+        _write(args.out, result)
+    plain = result["modes"]["plain"]["wall_s"] if "plain" in result["modes"] else None
     for r in result["modes"].values():
-        r["speed_up"] = plain / r["wall_s"]
+        r["speed_up"] = plain / r["wall_s"] if plain else None
     table = markdown(result)
     result["table"] = table
     print(table)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1, default=float))
+    _write(args.out, result)
     return 0
+
+
+def _write(path: Path | None, result: dict[str, Any]) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(result, indent=1, default=float).encode()
+        write_atomic(path, lambda f: f.write(text))
 
 
 def markdown(result: dict[str, Any]) -> str:
     keys = ("eval_gap", "patch_sliced_wasserstein", "normalised_diversity",
             "layout_zero_shift", "between_chain_correlation", "half_shift_correlation")
-    lines = ["| mode | wall s | speed-up | " + " | ".join(keys) + " |",
-             "|---|---:|---:|" + "---|" * len(keys)]
+    lines = ["| mode | protocol | wall s | speed-up | " + " | ".join(keys) + " |",
+             "|---|---|---:|---:|" + "---|" * len(keys)]
     for name, r in result["modes"].items():
-        cells = [f"{r[k]['estimate']:.3f} [{r[k]['low']:.3f}, {r[k]['high']:.3f}]" for k in keys]
-        lines.append(f"| {name} | {r['wall_s']:.0f} | {r['speed_up']:.2f}x | "
-                     + " | ".join(cells) + " |")
+        speed_up = f"{r['speed_up']:.2f}x" if r.get("speed_up") else "n/a"
+        rows = [("run output", r, f"{r['wall_s']:.0f}", speed_up)]
+        if "frozen" in r:
+            rows.append(("frozen theta", r["frozen"], f"+{r['frozen']['wall_s']:.0f}", ""))
+        for protocol, row, wall, speed in rows:
+            cells = [f"{row[k]['estimate']:.3f} [{row[k]['low']:.3f}, {row[k]['high']:.3f}]"
+                     for k in keys]
+            lines.append(f"| {name} | {protocol} | {wall} | {speed} | " + " | ".join(cells)
+                         + " |")
     f = result["floors"]
-    lines.append(f"| floor: real crops / ADSN | | | | {f['patch_sliced_wasserstein']['real']:.3f}"
+    lines.append(f"| floor: real crops / ADSN | | | | | "
+                 f"{f['patch_sliced_wasserstein']['real']:.3f}"
                  f" / {f['patch_sliced_wasserstein']['adsn']:.3f} | "
                  f"{f['normalised_diversity']['real']:.3f} / "
                  f"{f['normalised_diversity']['adsn']:.3f} | | | |")
