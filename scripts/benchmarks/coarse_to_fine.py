@@ -45,6 +45,7 @@ import argparse
 import dataclasses
 import json
 import time
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.plain_last:
         modes = {**{k: v for k, v in modes.items() if k != "plain"}, "plain": base}
     result: dict[str, Any] = {
-        "command": "python scripts/benchmarks/coarse_to_fine.py " + " ".join(argv or []),
+        "command": "python scripts/benchmarks/coarse_to_fine.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "cpu": describe_cpu(), "jax": jax.__version__, "exemplar": args.exemplar,
         "size": args.size, "iterations": args.iterations, "chains": args.chains,
         "protocol": "run output (the chains' last iterates)",
