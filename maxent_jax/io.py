@@ -21,6 +21,7 @@ __all__ = [
     "ImageError",
     "load_image",
     "save_image",
+    "save_figure",
     "to_uint8",
     "array_sha256",
     "write_atomic",
@@ -153,6 +154,11 @@ def write_atomic(path: PathLike, write: Callable[[BinaryIO], Any]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_figure(fig: Any, path: PathLike) -> Path:
+    """``fig.savefig`` as PNG (110 dpi), atomically (:func:`write_atomic`)."""
+    return write_atomic(path, lambda f: fig.savefig(f, dpi=110, format="png"))
 
 
 def save_image(path: PathLike, image: np.ndarray) -> Path:

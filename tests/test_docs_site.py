@@ -83,3 +83,77 @@ def test_strict_mode_fails_on_a_broken_link(tmp_path):
                            str(tmp_path / "site")], cwd=tmp_path, capture_output=True,
                           text=True, timeout=600, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert done.returncode != 0 and "no_such_page.md" in done.stderr
+
+
+PAGES = sorted((ROOT / "docs" / "tutorials").glob("*.md"))
+
+
+def test_the_tutorial_pages_are_listed_in_the_navigation():
+    nav = (ROOT / "mkdocs.yml").read_text()
+    listed = set(re.findall(r"tutorials/(\w+)\.md", nav))
+    assert listed == {p.stem for p in PAGES}
+
+
+def test_each_rendered_notebook_is_the_notebook_as_it_is_now():
+    """docs/tutorials/NAME.md (scripts/render_notebooks.py) holds every cell of
+    notebooks/NAME.ipynb as committed, was rendered at full settings, and each figure it
+    shows is there (no page is rendered yet: the check then holds for none)."""
+    import json
+
+    for page in PAGES:
+        notebook = ROOT / "notebooks" / f"{page.stem}.ipynb"
+        assert notebook.is_file(), f"{page.name}: no notebook {notebook.name}"
+        text = page.read_text()
+        assert "at its full settings" in text
+        for cell in json.loads(notebook.read_text())["cells"]:
+            source = "".join(cell["source"]).rstrip()
+            assert source in text, (f"{page.name} is older than {notebook.name}: "
+                                    f"run python scripts/render_notebooks.py --only {page.stem}")
+        figures = re.findall(r"!\[[^]]*\]\(([^)]+\.png)\)", text)
+        assert all((page.parent / f).is_file() for f in figures)
+
+
+def test_the_notebook_renderer_writes_cells_outputs_and_figures(tmp_path):
+    """scripts/render_notebooks.py's converter on an executed notebook's cells: markdown as
+    is, code fenced, text output fenced, each PNG written beside the page and linked; a cell
+    that failed is refused."""
+    import base64
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("render_notebooks",
+                                                  ROOT / "scripts" / "render_notebooks.py")
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
+    png = (ROOT / "docs" / "overview.png").read_bytes()
+    cells = [{"cell_type": "markdown", "source": ["# Title\n", "text"]},
+             {"cell_type": "code", "source": ["print(1)"],
+              "outputs": [{"output_type": "stream", "text": ["1\n"]}]},
+             {"cell_type": "code", "source": ["plot()"],
+              "outputs": [{"output_type": "display_data",
+                           "data": {"image/png": base64.b64encode(png).decode(),
+                                    "text/plain": ["<Figure>"]}}]}]
+    page = render.to_markdown(cells, "demo", tmp_path / "demo")
+    assert page.startswith("# Title\ntext\n\n```python\nprint(1)\n```\n\n```text\n1\n```")
+    assert "![demo, figure 1](demo/figure_01.png)" in page and "<Figure>" not in page
+    assert (tmp_path / "demo" / "figure_01.png").read_bytes() == png
+    failed = [{"cell_type": "code", "source": ["1/0"],
+               "outputs": [{"output_type": "error", "ename": "ZeroDivisionError",
+                            "evalue": "division by zero"}]}]
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        render.to_markdown(failed, "demo", tmp_path / "demo")
+
+
+def test_every_file_and_function_the_maths_pages_name_exists():
+    """docs/maths/*.md name each equation's home as `path` :: `function`, `function`: each
+    must be a def or class of that file, so the pages cannot drift from the code."""
+    pages = sorted((ROOT / "docs" / "maths").glob("*.md"))
+    assert len(pages) >= 6
+    named, missing = 0, []
+    for page in pages:
+        for m in re.finditer(r"`(maxent_jax/[\w/]+\.py)` :: ((?:`\w+`(?:, )?)+)", page.read_text()):
+            source = (ROOT / m.group(1)).read_text()
+            for name in re.findall(r"`(\w+)`", m.group(2)):
+                named += 1
+                if not re.search(rf"^(def|class) {name}\b", source, re.M):
+                    missing.append(f"{page.name}: {m.group(1)} :: {name}")
+    assert named > 40 and not missing, missing

@@ -13,9 +13,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_script(name: str):
-    """``scripts/<name>.py`` as a module (``name`` may hold a folder: ``benchmarks/mixing``)."""
-    spec = importlib.util.spec_from_file_location(Path(name).name,
-                                                  ROOT / "scripts" / f"{name}.py")
+    """``scripts/<name>.py`` as a module (``name`` may hold a folder: ``benchmarks/mixing``),
+    or an experiment's script, ``experiments/<name>/<name>.py``."""
+    path = ROOT / "scripts" / f"{name}.py"
+    if not path.is_file():
+        path = ROOT / "experiments" / name / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(Path(name).name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -64,12 +67,12 @@ def test_mixing_benchmark_quick_smoke_run(tmp_path):
 
 
 def test_curvature_pilot_quick_smoke_run(tmp_path):
-    """``scripts/benchmarks/curvature_pilot.py --quick``: the band multiplier is c_top / c
+    """``experiments/curvature_pilot/curvature_pilot.py --quick``: the band multiplier is c_top / c
     capped (1 on the stiffest band), the library's preconditioner hook is restored after the
     learning run, and the results are written."""
     import numpy as np
 
-    pilot = load_script("benchmarks/curvature_pilot")
+    pilot = load_script("curvature_pilot")
     curvature = [{"band": [0.0, 0.0], "curvature_mean": 5.0},
                  {"band": [0.0, 0.25], "curvature_mean": 100.0},
                  {"band": [0.25, 0.75], "curvature_mean": 1.0}]
@@ -85,10 +88,10 @@ def test_curvature_pilot_quick_smoke_run(tmp_path):
 
 
 def test_mala_precision_benchmark_quick_smoke_run(tmp_path):
-    """``scripts/benchmarks/mala_precision.py --quick``: rounding errors, probe tables in both
+    """``experiments/mala_precision/mala_precision.py --quick``: rounding errors, probe tables in both
     arithmetics and step times are written, finite; at 16 px with relu1_1 the energy is
     small, so float32's error of U(y) - U(x) is tiny there."""
-    bench = load_script("benchmarks/mala_precision")
+    bench = load_script("mala_precision")
     out = tmp_path / "precision.json"
     assert bench.main(["--quick", "--out", str(out)]) == 0
     data = json.loads(out.read_text())
@@ -99,7 +102,7 @@ def test_mala_precision_benchmark_quick_smoke_run(tmp_path):
 
 
 def test_equilibrium_check_quick_smoke_run(tmp_path, capsys):
-    """``scripts/equilibrium_check.py --quick``: learning, Stein's ratios, fixed-theta runs
+    """``experiments/equilibrium_check/equilibrium_check.py --quick``: learning, Stein's ratios, fixed-theta runs
     from fresh and warm starts and a continuation are all written, finite."""
     check = load_script("equilibrium_check")
     out = tmp_path / "eq"

@@ -1,6 +1,6 @@
 """Per-step time of the command line beside the SOUL benchmark's, measured in one run.
 
-    python scripts/benchmarks/cli_step.py [--size 64] [--short 20] [--long 520] [--repeats 2]
+    python experiments/cli_step/cli_step.py [--size 64] [--short 20] [--long 520] [--repeats 2]
 
 The command line (``maxent-jax synthesize`` on the bundled wood exemplar at ``--size`` px,
 paper preset, default settings, checkpoint cadence 50) runs as a subprocess for ``--short``
@@ -28,7 +28,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "benchmarks"))
 from soul import jax_runner  # noqa: E402
 
 from maxent_jax.exemplars import exemplar_path, load_exemplar  # noqa: E402

@@ -1,8 +1,8 @@
 """Pilot: Langevin preconditioned by the inverse of the energy's curvature per frequency band.
 
-    python scripts/benchmarks/curvature_pilot.py [--model PATH] [--caps 32 8] [--steps 300]
+    python experiments/curvature_pilot/curvature_pilot.py [--model PATH] [--caps 32 8] [--steps 300]
         [--learn-iterations 1000] [--check-steps 1000] [--delta D]
-        [--out docs/mixing/curvature_pilot.json] [--quick]
+        [--out experiments/curvature_pilot/curvature_pilot.json] [--quick]
 
 docs/mixing.md found the learned VGG energy of wood at 64 px stiffest at the lowest
 frequencies and about 30 times softer at the highest: plain ULA at gamma = 1e-7 relaxes the
@@ -45,7 +45,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "benchmarks"))
 import mixing  # noqa: E402  (the benchmark beside this file)
 
 from maxent_jax.exemplars import load_exemplar  # noqa: E402
@@ -165,7 +165,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--check-steps", type=int, default=1000)
     p.add_argument("--delta", type=float, default=texture.SynthesisConfig.delta,
                    help="theta step of the learning runs (default: the library's)")
-    p.add_argument("--out", type=Path, default=Path("docs/mixing/curvature_pilot.json"))
+    p.add_argument("--out", type=Path, default=Path("experiments/curvature_pilot/curvature_pilot.json"))
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
     args.exemplar, args.size, args.iterations, args.learn_chains, args.seed = (

@@ -1,6 +1,6 @@
 """Are the chains draws of Pi_theta? Stein's ratio and the fixed-theta gap, fresh and warm starts.
 
-    python scripts/equilibrium_check.py [--exemplars wood gravel] [--size 64]
+    python experiments/equilibrium_check/equilibrium_check.py [--exemplars wood gravel] [--size 64]
         [--iterations 300] [--steps 300] [--chains 4] [--gamma G] [--continue-with S:G ...]
         [--set NAME=VALUE ...]
         [--out-dir docs/fidelity/equilibrium] [--save-states DIR] [--quick]
@@ -249,7 +249,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         results[name] = check(name, variables, digest, args)
         print(json.dumps({name: results[name]}, indent=1), flush=True)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    record = {"command": "python scripts/equilibrium_check.py " + " ".join(
+    record = {"command": "python experiments/equilibrium_check/equilibrium_check.py " + " ".join(
         f"--{k.replace('_', '-')}" + ("" if v is True else f" {_render(v)}")
         for k, v in vars(args).items()
         if v is not None and v is not False and v != [] and v != {}),

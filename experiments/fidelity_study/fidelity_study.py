@@ -1,6 +1,6 @@
 """Do the chains sample the model, or copy the exemplar's layout? Measured per setting.
 
-    python scripts/fidelity_study.py [--exemplars brick wood] [--size 64] [--iterations 300]
+    python experiments/fidelity_study/fidelity_study.py [--exemplars brick wood] [--size 64] [--iterations 300]
                                      [--chains 4] [--out-dir docs/fidelity] [--configs ...]
 
 For each exemplar (shrunk to ``--size`` px) and each setting below, ``--chains`` chains start

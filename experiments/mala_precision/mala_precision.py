@@ -1,7 +1,7 @@
 """MALA's accept/reject ratio in float32 and in float64 on the learned VGG energy.
 
-    python scripts/benchmarks/mala_precision.py [--model PATH] [--sizes 64 128 256]
-                                                [--out docs/mixing/mala_precision.json] [--quick]
+    python experiments/mala_precision/mala_precision.py [--model PATH] [--sizes 64 128 256]
+                                                [--out experiments/mala_precision/mala_precision.json] [--quick]
 
 The macrocanonical energy is extensive (about 3e6 at 64 px), and MALA's ratio needs
 U(y) - U(x) to well within 1. This script measures, for a model learned with the library
@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "benchmarks"))
 from mixing import GAMMAS, _arrays, _potential, learn  # noqa: E402
 
 from maxent_jax.exemplars import load_exemplar  # noqa: E402
@@ -120,7 +120,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--learn-chains", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", type=Path, default=None)
-    p.add_argument("--out", type=Path, default=Path("docs/mixing/mala_precision.json"))
+    p.add_argument("--out", type=Path, default=Path("experiments/mala_precision/mala_precision.json"))
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
     args.exemplar, args.size = "wood", 64

@@ -1,7 +1,7 @@
 """blackjax's MCLMC against plain ULA at a fixed learned theta: gradient evaluations to equal gap.
 
-    python scripts/benchmarks/mixing_mclmc.py [--model PATH] [--steps 600] [--chains 8]
-        [--step-sizes 0.02 0.05 0.1 0.2] [--L 1.0] [--out docs/mixing/mclmc.json]
+    python experiments/mixing_mclmc/mixing_mclmc.py [--model PATH] [--steps 600] [--chains 8]
+        [--step-sizes 0.02 0.05 0.1 0.2] [--L 1.0] [--out experiments/mixing_mclmc/mclmc.json]
 
 Needs ``pip install blackjax==1.7.1`` (not a dependency of the library). The model and the
 starts are those of ``scripts/benchmarks/mixing.py`` (wood, 64 px, the library defaults,
@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "benchmarks"))
 import mixing  # noqa: E402  (the benchmark next to this file: model, potential, running gap)
 
 from maxent_jax.exemplars import load_exemplar  # noqa: E402
@@ -96,7 +96,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--chains", type=int, default=8)
     p.add_argument("--step-sizes", type=float, nargs="+", default=[0.02, 0.05, 0.1])
     p.add_argument("--L", type=float, default=1.0)
-    p.add_argument("--out", type=Path, default=Path("docs/mixing/mclmc.json"))
+    p.add_argument("--out", type=Path, default=Path("experiments/mixing_mclmc/mclmc.json"))
     args = p.parse_args(argv)
     if args.steps % CHUNK:
         raise SystemExit(f"--steps must be a multiple of {CHUNK}")
@@ -135,7 +135,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                      "finite": bool(jnp.isfinite(x).all()),
                      "seconds": time.perf_counter() - start})
         print(json.dumps(rows[-1]), flush=True)
-    record = {"command": "python scripts/benchmarks/mixing_mclmc.py " + " ".join(argv or sys.argv[1:]),
+    record = {"command": "python experiments/mixing_mclmc/mixing_mclmc.py " + " ".join(argv or sys.argv[1:]),
               "machine": describe_cpu(), "jax": jax.__version__,
               "blackjax": __import__("blackjax").__version__, "chains": args.chains,
               "total_seconds": time.perf_counter() - t0, "runs": rows}

@@ -1,7 +1,7 @@
 """What the MALA probe adds to a SOUL run's compilation, side by side in one run.
 
-    python scripts/benchmarks/probe_compile.py [--size 64] [--chains 2] [--iterations 2]
-        [--repeats 3] [--out docs/mixing/probe_compile.json]
+    python experiments/probe_compile/probe_compile.py [--size 64] [--chains 2] [--iterations 2]
+        [--repeats 3] [--out experiments/probe_compile/probe_compile.json]
 
 Each measurement is a fresh Python process (no persistent compilation cache) that runs
 ``synthesize`` on wood with the defaults (the paper preset, float64 probe energies) for a
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iterations", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--out", type=Path,
-                   default=Path("docs/mixing/probe_compile.json"))
+                   default=Path("experiments/probe_compile/probe_compile.json"))
     p.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{variant:9s} {seconds[variant][-1]:.1f} s", flush=True)
     median = {v: statistics.median(s) for v, s in seconds.items()}
     share = {v: (median[v] - median["none"]) / median["none"] for v in ("scan", "two_pass")}
-    record = {"command": "python scripts/benchmarks/probe_compile.py " + " ".join(argv or
+    record = {"command": "python experiments/probe_compile/probe_compile.py " + " ".join(argv or
                                                                                    sys.argv[1:]),
               "machine": describe_cpu(), "size": args.size, "chains": args.chains,
               "iterations": args.iterations, "seconds": seconds, "median_seconds": median,

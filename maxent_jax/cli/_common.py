@@ -14,7 +14,7 @@ import os
 import typing
 import warnings
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -97,7 +97,8 @@ def _add_field(parser: Any, config_cls: type, field: dataclasses.Field,
     meta = field.metadata
     flag = meta.get("flag", "--" + field.name.replace("_", "-"))
     kind = _field_type(config_cls, field)
-    help_text = meta["help"] + ("" if default in (None, False) else f" (default: {default})")
+    hidden = default is None or default is False  # (0 in (None, False) is True: not used)
+    help_text = meta["help"] + ("" if hidden else f" (default: {default})")
     if kind is bool:
         parser.add_argument(flag, dest=field.name, action="store_true", help=meta["help"])
     elif typing.get_origin(kind) is tuple and typing.get_args(kind)[0] is int:
@@ -126,31 +127,46 @@ GROUP_TITLES: dict[str, str] = {
 
 
 def argument_group(parser: argparse.ArgumentParser, name: str) -> Any:
-    """The argument group of ``parser`` titled :data:`GROUP_TITLES` ``[name]`` (made once)."""
-    title = GROUP_TITLES[name]
-    for group in parser._action_groups:
-        if group.title == title:
-            return group
-    return parser.add_argument_group(title)
+    """The argument group of ``parser`` titled :data:`GROUP_TITLES` ``[name]`` (made once;
+    the groups made here are kept on the parser, not looked up in argparse's internals)."""
+    made = vars(parser).setdefault("maxent_jax_groups", {})
+    if name not in made:
+        made[name] = parser.add_argument_group(GROUP_TITLES[name])
+    return made[name]
 
 
 def add_settings_arguments(parser: argparse.ArgumentParser, config_cls: type,
-                           groups: Sequence[str], skip: Sequence[str] = ()) -> None:
+                           groups: Sequence[str], skip: Sequence[str] = (),
+                           only: Optional[Sequence[str]] = None,
+                           defaults: Optional[Mapping[str, tuple[Any, str]]] = None) -> None:
     """One flag per field of ``config_cls`` in ``groups`` (defaults from ``config_cls()``),
-    each in its group's section of ``--help`` (:data:`GROUP_TITLES`)."""
-    defaults = config_cls()
+    each in its group's section of ``--help`` (:data:`GROUP_TITLES`).
+
+    ``only`` keeps the named fields alone; ``defaults`` maps a field to ``(default, what it
+    means)`` for a command whose default is not the class's (``maxent-jax sample``: None, the
+    learning run's value), the help then saying ``(default: what it means)``."""
+    base = config_cls()
+    defaults = dict(defaults or {})
     for field in dataclasses.fields(config_cls):
         meta = field.metadata
         if (meta.get("group") not in groups or meta.get("cli") is False
-                or field.name in skip):
+                or field.name in skip or (only is not None and field.name not in only)):
             continue
-        default = getattr(defaults, field.name)
+        default = getattr(base, field.name)
         target = argument_group(parser, meta["group"])
         if field.name == "checkpoint_every":  # on the command line: also the checkpoint file
             target.add_argument("--checkpoint-every", dest="checkpoint_every", type=int,
                                 default=None, metavar="K",
                                 help=f"write checkpoint.npz every K outer steps (default: no "
                                      f"checkpoint, chunks of {default})")
+            continue
+        if field.name in defaults:
+            value, meaning = defaults[field.name]
+            flag = meta.get("flag", "--" + field.name.replace("_", "-"))
+            target.add_argument(flag, dest=field.name, type=_field_type(config_cls, field),
+                                default=value, choices=meta.get("choices"),
+                                metavar=meta.get("metavar"),
+                                help=f"{meta['help']} (default: {meaning})")
             continue
         _add_field(target, config_cls, field, default)
 
@@ -351,13 +367,6 @@ def save_npz(path: Path, arrays: dict[str, Any]) -> Path:
     from maxent_jax.io import write_atomic
 
     return write_atomic(path, lambda f: np.savez_compressed(f, **arrays))
-
-
-def save_figure(fig: Any, path: Path) -> Path:
-    """``fig.savefig`` as PNG, atomically."""
-    from maxent_jax.io import write_atomic
-
-    return write_atomic(path, lambda f: fig.savefig(f, dpi=110, format="png"))
 
 
 def report_written(out_dir: Path, paths: list[Path]) -> None:

@@ -137,7 +137,7 @@ def _write(out_dir: Path, image: np.ndarray, mask: np.ndarray, result: Any, conf
     paths.append(save_image(out_dir / "masked.png", np.where(mask[..., None], 0.0, image)))
     paths.append(save_image(out_dir / "mask.png", mask.astype(np.float32)))
     if config.model == "cnn":
-        from maxent_jax.cli.synthesize import plot_trace
+        from maxent_jax.run.plots import plot_trace
 
         paths += save_images(out_dir, "gaussian", result.gaussian)
         paths += save_images(out_dir, "average", result.average)

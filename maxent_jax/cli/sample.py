@@ -25,7 +25,8 @@ from typing import Optional
 import numpy as np
 
 from maxent_jax.run.settings import FLOAT32_MAX
-from maxent_jax.cli._common import (add_output_arguments, add_weights_argument, argument_group,
+from maxent_jax.cli._common import (add_output_arguments, add_settings_arguments,
+                                    add_weights_argument, argument_group,
                                     check_out_dir, check_run_memory, check_seed, clear_out_dir,
                                     save_images, save_json, save_npz, save_samples_npy,
                                     start_distributed, report_written)
@@ -35,8 +36,7 @@ __all__ = ["add_parser", "load_starts", "read_starts_header", "run"]
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register the ``sample`` sub-command."""
-    from maxent_jax.sampling.langevin import MALA_ENERGIES
-    from maxent_jax.sampling.preconditioned import PRECONDITIONERS
+    from maxent_jax.run.settings import SOULConfig
 
     p = sub.add_parser(
         "sample", help="draw samples of a learned model (model.npz) at fixed theta",
@@ -53,25 +53,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "learning run's samples.npy (not an .npz; default: ADSN draws of "
                         "the exemplar)")
     sampler = argument_group(p, "sampler")
-    sampler.add_argument("--steps", type=int, default=200, help="Langevin steps (default 200)")
-    sampler.add_argument("--sampler", choices=("ula", "mala"), default="ula",
-                         help="Langevin kernel (default: ula)")
-    sampler.add_argument("--mala-energy", choices=MALA_ENERGIES, default="float64",
-                         help="arithmetic of the energies in MALA's accept/reject ratio: float64 "
-                        "(exact; one float64 forward pass per proposal) or float32 (faster, "
-                        "but its rounding moves the ratio; measured in docs/mixing.md)")
-    sampler.add_argument("--gamma", type=float, default=None,
-                         help="Langevin step (default: the learning run's)")
-    sampler.add_argument("--precondition", choices=PRECONDITIONERS, default=None,
-                         help="Langevin preconditioner: none, or spectrum (the power spectrum of "
-                        "the exemplar's ADSN model; default: the learning run's)")
-    sampler.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    network = argument_group(p, "network")
-    network.add_argument("--precision", choices=("float32", "tf32", "bfloat16"), default="float32",
-                         help="convolution arithmetic")
-    network.add_argument("--conv", choices=("auto", "direct", "winograd"), default="auto",
-                         help="3x3 convolution algorithm (auto: Winograd on the CPU)")
-    network.add_argument("--remat", action="store_true", help="rematerialise VGG activations")
+    sampler.add_argument("--steps", type=int, default=200, help="Langevin steps (default: 200)")
+    # the settings shared with synthesize, declared once in maxent_jax/run/settings.py
+    add_settings_arguments(p, SOULConfig, ("network", "sampler", "run"),
+                           only=("precision", "conv", "remat", "sampler", "gamma",
+                                 "precondition", "mala_energy", "seed"),
+                           defaults={"gamma": (None, "the learning run's"),
+                                     "precondition": (None, "the learning run's")})
     folder = argument_group(p, "folder")
     folder.add_argument("--devices", type=int, default=None,
                         help="split the chains over this many devices (default 1)")

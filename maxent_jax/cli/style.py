@@ -11,18 +11,19 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
 from maxent_jax.cli._common import (add_run_arguments, add_settings_arguments, check_out_dir,
                                     check_run_memory, check_seed, clear_out_dir,
                                     config_from_args, load_backbone_arg, load_exemplar_arg,
-                                    save_figure, save_images, save_npz, start_distributed,
+                                    save_images, save_npz, start_distributed,
                                     step_changes, write_record, report_written)
 from maxent_jax.io import save_image
+from maxent_jax.run.plots import plot_style_trace
 
-__all__ = ["add_parser", "run", "resize_to", "plot_style_trace"]
+__all__ = ["add_parser", "run", "resize_to"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -106,30 +107,3 @@ def _write(out_dir: Path, result: Any, config: Any, extra: dict[str, Any]) -> li
     paths += [save_npz(out_dir / "trace.npz", result.trace),
               plot_style_trace(result.trace, out_dir / "trace.png")]
     return paths + [write_record(out_dir, config, extra)]
-
-
-def plot_style_trace(trace: dict[str, np.ndarray], path: Path,
-                     title: Optional[str] = None) -> Path:
-    """Style gap (total and per layer), content distance and ||theta|| against the iteration."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(13, 3.8))
-    it = trace["iteration"]
-    for j, name in enumerate(trace["layers"]):
-        ax1.semilogy(it, trace["relative_gap_per_layer"][:, j], lw=0.6, alpha=0.6, label=name)
-    ax1.semilogy(it, trace["relative_gap"], "k", lw=1.5, label="all")
-    ax1.set(xlabel="iteration", title="style gap ||mean F_s(X) - F_s(y)|| / ||F_s(y)||")
-    ax1.legend(fontsize=6, ncol=2)
-    ax2.plot(trace["content_iteration"], trace["content_distance"], marker=".")
-    ax2.set(xlabel="iteration", title="content distance c(X) (per chain)")
-    ax3.plot(it, trace["theta_norm"])
-    ax3.set(xlabel="iteration", title="||theta||")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
-    return path

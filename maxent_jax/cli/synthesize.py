@@ -21,16 +21,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from maxent_jax.cli._common import (add_run_arguments, add_settings_arguments, check_out_dir,
                                     check_run_memory, check_seed, clear_out_dir,
                                     config_from_args, load_backbone_arg, load_exemplar_arg,
-                                    save_figure, save_images, save_npz, save_samples_npy, start_distributed,
+                                    save_images, save_npz, save_samples_npy, start_distributed,
                                     step_changes, write_record, report_written)
 from maxent_jax.io import save_image
+from maxent_jax.run.plots import plot_trace
 
-__all__ = ["add_parser", "run", "write_outputs", "plot_trace"]
+__all__ = ["add_parser", "run", "write_outputs"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -131,54 +130,3 @@ def write_outputs(out_dir: Path, result: Any, config: Any, extra: dict[str, Any]
     paths.append(plot_trace(result.trace, out_dir / "trace.png"))
     paths.append(write_record(out_dir, config, extra))
     return paths
-
-
-def plot_trace(trace: dict[str, np.ndarray], path: Path) -> Path:
-    """Relative feature gap (total, per layer, of the running average), ||theta|| and
-    ||theta - theta_bar||, the chains' correlation and Stein's ratio, and the MALA probe's
-    acceptance; with ``--scales``, dotted lines at the scale changes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
-    (ax1, ax2), (ax3, ax4) = axes
-    it = trace["iteration"]
-    for j, name in enumerate(trace["layers"]):
-        ax1.semilogy(it, trace["relative_gap_per_layer"][:, j], lw=0.6, alpha=0.6, label=name)
-    ax1.semilogy(it, trace["relative_gap"], "k", lw=1.5, label="all")
-    if "running_average_gap" in trace:
-        ax1.semilogy(it, trace["running_average_gap"], "r", lw=1.5,
-                     label="running average (last half)")
-    ax1.set(xlabel="iteration", title="relative feature gap ||mean F(X) - F(x0)|| / ||F(x0)||")
-    ax1.legend(fontsize=6, ncol=2)
-    ax2.plot(it, trace["theta_norm"], label="||theta_n||")
-    if "theta_distance" in trace:
-        ax2.plot(it, trace["theta_distance"], label="||theta_n - theta_bar||")
-    if "projected" in trace and np.any(trace["projected"]):
-        ax2.plot(it[trace["projected"] > 0], trace["theta_norm"][trace["projected"] > 0], "r.",
-                 ms=2, label="projected on K")
-    ax2.set(xlabel="iteration", title="theta (theta_bar: average of the last half)")
-    ax2.legend(fontsize=7)
-    if "chain_correlation" in trace:
-        ax3.plot(it, trace["chain_correlation"], label="correlation between chains")
-        ax3.axhline(0.0, color="k", lw=0.5)
-    ax3.set(xlabel="iteration", title="chains: mean correlation (0: independent)")
-    if "stein_ratio" in trace:
-        twin = ax3.twinx()
-        twin.plot(it, trace["stein_ratio"], "C1", lw=1.0)
-        twin.axhline(1.0, color="C1", lw=0.5, ls="--")
-        twin.set_ylabel("Stein's ratio (1: at equilibrium)", color="C1")
-    if "probe_acceptance" in trace and np.isfinite(trace["probe_acceptance"]).any():
-        ok = np.isfinite(trace["probe_acceptance"])
-        ax4.plot(it[ok], trace["probe_acceptance"][ok], "o-", ms=3)
-    ax4.set(xlabel="iteration", ylim=(0, 1.05), title="MALA acceptance of a probe move")
-    if "stage" in trace:  # coarse-to-fine: a dotted line where the chains grow
-        for n in it[1:][np.diff(trace["stage"]) > 0]:
-            for ax in (ax1, ax2, ax3, ax4):
-                ax.axvline(n, color="grey", lw=0.6, ls=":")
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
-    return path

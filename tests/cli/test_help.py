@@ -64,7 +64,8 @@ def test_chain_commands_list_each_setting_in_its_group(parsers, command):
 
 def test_sample_groups_its_options(parsers):
     sections = help_sections(parsers["sample"].format_help())
-    assert {"--steps", "--sampler", "--gamma", "--seed"} <= sections[GROUP_TITLES["sampler"]]
+    assert {"--steps", "--sampler", "--gamma"} <= sections[GROUP_TITLES["sampler"]]
+    assert "--seed" in sections[GROUP_TITLES["run"]]  # where synthesize has it
     assert {"--precision", "--conv", "--remat"} <= sections[GROUP_TITLES["network"]]
     assert {"--devices", "--overwrite", "--weights"} <= sections[GROUP_TITLES["folder"]]
 
@@ -92,3 +93,27 @@ def test_the_readme_command_table_lists_every_command(parsers):
     table = readme.split("## Command line")[1].split("\n## ")[0]
     listed = re.findall(r"^\| `maxent-jax ([a-z-]+)", table, flags=re.M)
     assert sorted(listed) == sorted(parsers), (listed, list(parsers))
+
+
+def test_sample_declares_its_settings_flags_from_run_settings(parsers):
+    """``maxent-jax sample`` takes the network and sampler settings it shares with
+    ``synthesize`` from :mod:`maxent_jax.run.settings` (one declaration): the same flag, help
+    text, choices and group; its own defaults only where it means "the learning run's"."""
+    from maxent_jax.run.settings import SOULConfig
+
+    fields = {f.name: f for f in dataclasses.fields(SOULConfig)}
+    actions = {a.dest: a for a in parsers["sample"]._actions}
+    shared = ("precision", "conv", "remat", "sampler", "gamma", "precondition", "mala_energy",
+              "seed")
+    for name in shared:
+        meta, action = fields[name].metadata, actions[name]
+        assert action.help.startswith(meta["help"]), name
+        assert tuple(action.choices or ()) == tuple(meta.get("choices") or ()), name
+        default = getattr(SOULConfig(), name)
+        if name in ("gamma", "precondition"):
+            assert action.default is None and "the learning run's" in action.help
+        else:
+            assert action.default == default, name
+    sections = help_sections(parsers["sample"].format_help())
+    assert {"--gamma", "--sampler", "--mala-energy"} <= sections[GROUP_TITLES["sampler"]]
+    assert "--seed" in sections[GROUP_TITLES["run"]] and "--remat" in sections[GROUP_TITLES["network"]]
