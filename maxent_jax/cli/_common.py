@@ -93,12 +93,15 @@ def _field_type(config_cls: type, field: dataclasses.Field) -> Any:
 
 
 def _add_field(parser: Any, config_cls: type, field: dataclasses.Field,
-               default: Any) -> None:
+               default: Any, meaning: Optional[str] = None) -> None:
+    """The flag of one setting; ``meaning`` replaces the shown default (e.g. "the learning
+    run's" for a default of None)."""
     meta = field.metadata
     flag = meta.get("flag", "--" + field.name.replace("_", "-"))
     kind = _field_type(config_cls, field)
     hidden = default is None or default is False  # (0 in (None, False) is True: not used)
-    help_text = meta["help"] + ("" if hidden else f" (default: {default})")
+    shown = meaning or ("" if hidden else str(default))
+    help_text = meta["help"] + (f" (default: {shown})" if shown else "")
     if kind is bool:
         parser.add_argument(flag, dest=field.name, action="store_true", help=meta["help"])
     elif typing.get_origin(kind) is tuple and typing.get_args(kind)[0] is int:
@@ -160,15 +163,8 @@ def add_settings_arguments(parser: argparse.ArgumentParser, config_cls: type,
                                 help=f"write checkpoint.npz every K outer steps (default: no "
                                      f"checkpoint, chunks of {default})")
             continue
-        if field.name in defaults:
-            value, meaning = defaults[field.name]
-            flag = meta.get("flag", "--" + field.name.replace("_", "-"))
-            target.add_argument(flag, dest=field.name, type=_field_type(config_cls, field),
-                                default=value, choices=meta.get("choices"),
-                                metavar=meta.get("metavar"),
-                                help=f"{meta['help']} (default: {meaning})")
-            continue
-        _add_field(target, config_cls, field, default)
+        default, meaning = defaults.get(field.name, (default, None))
+        _add_field(target, config_cls, field, default, meaning)
 
 
 def config_from_args(config_cls: type, args: argparse.Namespace, **fields: Any) -> Any:
