@@ -1,5 +1,5 @@
 """scripts/compare.py: the tiny study writes the tables (intervals, floors, sets, leaders), and
-the pieces it is built from."""
+the pieces of :mod:`maxent_jax.study` it is built from."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ sys.path.insert(0, str(SCRIPT.parent))
 import compare  # noqa: E402
 
 from maxent_jax import metrics  # noqa: E402
+from maxent_jax import study as comparison  # noqa: E402
 
 # a fast subset: a closed-form method, an optimiser, and the learn-then-sample macro path
 SMOKE_METHODS = ("adsn", "gatys", "macro_shallow")
@@ -40,9 +41,9 @@ def test_tiny_study_writes_values_intervals_and_floors(tiny_run):
     assert data["total_seconds"] > 0
     for group in ("tuning", "held-out"):
         rows = data["summary"][group]
-        assert set(rows) == set(compare.rows_of(SMOKE_METHODS))  # (JSON keys: sorted)
+        assert set(rows) == set(comparison.rows_of(SMOKE_METHODS))  # (JSON keys: sorted)
         for row in rows.values():
-            for m in compare.PER_SAMPLE:
+            for m in comparison.PER_SAMPLE:
                 s = row[m.key]
                 assert s["floor_crops"] is not None and s["floor_adsn"] is not None, m.key
                 if m.unit == "sample":  # one pair only with 2 samples: no spread
@@ -60,12 +61,12 @@ def test_tiny_study_writes_values_intervals_and_floors(tiny_run):
     for protocol in ("run", "frozen"):  # a learned method's rows: its held-out statistics
         row = gravel["methods"][f"macro_shallow_{protocol}"]
         shallow = row["held_out"]["macro_shallow"]["layers"]["mean"]
-        assert shallow == [n for n in compare.RELU_LAYERS if n[4] in "45"]
+        assert shallow == [n for n in comparison.RELU_LAYERS if n[4] in "45"]
     # the macrocanonical samples come from the learned model at fixed theta
     fixed = gravel["diagnostics"]["macro_shallow"]["fixed_theta"]
     assert fixed["num"] == 2 and fixed["steps"] == 3
     assert len(list((out / "samples" / "gravel").glob("*.png"))) == \
-        2 * len(compare.rows_of(SMOKE_METHODS))
+        2 * len(comparison.rows_of(SMOKE_METHODS))
     assert data["rows"] == ["adsn", "gatys", "macro_shallow_run", "macro_shallow_frozen"]
     assert data["protocols"]["macro_shallow_run"] == "run output"
     grid = Image.open(out / "grid.png")
@@ -126,20 +127,19 @@ def test_studies_and_arguments():
     assert (opt.size, opt.samples, opt.macro_delta) == (16, 3, 0.01)
     with pytest.raises(SystemExit):
         compare.study_from_args(compare.parse_args(["--out-dir", "x", "--macro-delta", "0"]))
-    assert compare.default_exemplars("both", tiny=False) == ["brick", "grass", "gravel", "wood",
-                                                             "heldout_galaxies",
-                                                             "heldout_speckle"]
-    assert compare.default_exemplars("held-out", tiny=True) == ["heldout_speckle"]
-    assert [compare.psw_levels(s) for s in (16, 32, 64, 256)] == [2, 3, 3, 3]
+    assert comparison.default_exemplars("both", tiny=False) == [
+        "brick", "grass", "gravel", "wood", "heldout_galaxies", "heldout_speckle"]
+    assert comparison.default_exemplars("held-out", tiny=True) == ["heldout_speckle"]
+    assert [comparison.psw_levels(s) for s in (16, 32, 64, 256)] == [2, 3, 3, 3]
 
 
 def test_exemplars_are_native_crops_with_their_floor_texture():
-    ex = compare.prepare_exemplar("gravel", 64)  # 256 px: 16 crops of 64 px
+    ex = comparison.prepare_exemplar("gravel", 64)  # 256 px: 16 crops of 64 px
     assert ex.set == "tuning" and ex.same_scale and ex.crop == 64
     np.testing.assert_array_equal(ex.image, metrics.real_crops(ex.texture, 64)[0])
-    wood = compare.prepare_exemplar("wood", 64)  # 120 px: resampled by 128 / 120
+    wood = comparison.prepare_exemplar("wood", 64)  # 120 px: resampled by 128 / 120
     assert wood.same_scale and wood.texture.shape[:2] == (128, 128) and wood.image.shape == (64, 64, 3)
-    big = compare.prepare_exemplar("heldout_speckle", 256)  # the whole image; 128 px floors
+    big = comparison.prepare_exemplar("heldout_speckle", 256)  # the whole image; 128 px floors
     assert big.set == "held-out" and not big.same_scale and big.crop == 128
     assert big.image.shape[:2] == (256, 256)
 
@@ -147,7 +147,7 @@ def test_exemplars_are_native_crops_with_their_floor_texture():
 def test_leader_sentence_is_computed_from_the_rows():
     def row(psw, diversity):
         stats = {m.key: {"value": 0.0, "low": 0.0, "high": 0.0, "floor_crops": 0.0,
-                         "floor_adsn": 0.0} for m in compare.PER_SAMPLE}
+                         "floor_adsn": 0.0} for m in comparison.PER_SAMPLE}
         stats["psw"] = {"value": psw, "low": psw - 0.01, "high": psw + 0.01,
                         "floor_crops": 0.1, "floor_adsn": 0.1}
         stats["diversity"] = {"value": diversity, "low": diversity - 0.2,
@@ -155,37 +155,39 @@ def test_leader_sentence_is_computed_from_the_rows():
         return stats
 
     rows = {"adsn": row(0.3, 0.5), "gatys": row(0.2, 1.3), "macro_full": row(0.5, 0.95)}
-    text = compare.leader_sentence(rows, "Tuning")
+    text = comparison.leader_sentence(rows, "Tuning")
     assert "Gatys leads on patch SW" in text  # lowest excess over the floor
     assert "macro. full leads on norm. diversity*" in text  # closest to the floor, not resolved
     assert "all methods are at or below the real-crop floor on copied patches" in text
     rows["adsn"] = row(0.05, 0.5)  # below the floor: not better than at it
     rows["gatys"] = row(0.1, 1.3)
     assert "ADSN and Gatys are at or below the real-crop floor on patch SW" in \
-        compare.leader_sentence(rows, "Tuning")
+        comparison.leader_sentence(rows, "Tuning")
 
 
 def test_rows_protocols_and_the_views_each_sentence_ranks():
     methods = ("adsn", "lu_zhu_wu", "macro_full")
-    rows = compare.rows_of(methods)
+    rows = comparison.rows_of(methods)
     assert rows == ["adsn", "lu_zhu_wu_run", "lu_zhu_wu_frozen", "macro_full_run",
                     "macro_full_frozen"]
-    assert [compare.method_of(r) for r in rows] == ["adsn", "lu_zhu_wu", "lu_zhu_wu",
+    assert [comparison.method_of(r) for r in rows] == ["adsn", "lu_zhu_wu", "lu_zhu_wu",
                                                     "macro_full", "macro_full"]
-    assert [compare.protocol_of(r) for r in rows] == [None, "run", "frozen", "run", "frozen"]
-    assert compare.LABELS["macro_full_frozen"] == "macro. full, frozen theta"
-    views = compare.protocol_views({r: {} for r in rows})
+    assert [comparison.protocol_of(r) for r in rows] == [None, "run", "frozen", "run", "frozen"]
+    assert [comparison.split_row(r) for r in rows[:2]] == [("adsn", None), ("lu_zhu_wu", "run")]
+    assert comparison.split_row("gatys_run") == ("gatys_run", None)  # not a learned method
+    assert comparison.LABELS["macro_full_frozen"] == "macro. full, frozen theta"
+    views = comparison.protocol_views({r: {} for r in rows})
     assert views["run output"].keys() == {"adsn", "lu_zhu_wu_run", "macro_full_run"}
     assert views["frozen theta"].keys() == {"adsn", "lu_zhu_wu_frozen", "macro_full_frozen"}
-    assert list(compare.protocol_views({"adsn": {}, "gatys": {}})) == ["all"]
+    assert list(comparison.protocol_views({"adsn": {}, "gatys": {}})) == ["all"]
 
 
 @pytest.fixture(scope="module")
 def tiny_inputs():
     from maxent_jax.nn.backbone import load_network
 
-    study = compare.STUDIES["tiny"]
-    x0 = compare.load_exemplars(["gravel"], study.size)["gravel"]
+    study = comparison.STUDIES["tiny"]
+    x0 = comparison.load_exemplars(["gravel"], study.size)["gravel"]
     return study, x0, load_network(None)[0]
 
 
@@ -200,12 +202,13 @@ def test_macro_protocols_come_from_one_learning_run(tiny_inputs):
 
     study, x0, variables = tiny_inputs
     info: dict = {}
-    out = compare.run_macro("shallow", jax.random.key(7), x0, variables, study, info=info)
+    out = comparison.methods.run_macro("shallow", jax.random.key(7), x0, variables, study,
+                                       info=info)
     seed = info["learning_seed"]
     config = SynthesisConfig(preset="shallow", iterations=study.iterations,
                              chains=study.samples, seed=seed,
                              checkpoint_every=study.iterations)
-    backbone = compare._backbone(variables, config.spec(), x0.shape[:2])
+    backbone = comparison.methods._backbone(variables, config.spec(), x0.shape[:2])
     learned = synthesize(x0, backbone, config, progress=False)
     np.testing.assert_array_equal(out["run"], learned.samples)
     assert info["theta_bar_sha256"] == array_sha256(np.asarray(learned.model.theta,
@@ -227,11 +230,13 @@ def test_lu_zhu_wu_protocols_come_from_one_learning_run(tiny_inputs):
 
     study, x0, variables = tiny_inputs
     info: dict = {}
-    out = compare.run_lu_zhu_wu(jax.random.key(8), x0, variables, study, info=info)
+    out = comparison.methods.run_lu_zhu_wu(jax.random.key(8), x0, variables, study,
+                                           info=info)
     seed = info["learning_seed"]
     config = LuZhuWuConfig(iterations=max(1, study.iterations // study.langevin_steps),
                            chains=study.samples, langevin_steps=study.langevin_steps)
-    backbone = compare._backbone(variables, lzw_settings(config, x0).spec(), x0.shape[:2])
+    backbone = comparison.methods._backbone(variables, lzw_settings(config, x0).spec(),
+                                            x0.shape[:2])
     run = lzw_learn(x0, backbone, config, seed=seed)
     np.testing.assert_array_equal(out["run"], np.asarray(run.state.positions))
     model = lzw_model(x0, backbone, config, run, seed=seed)

@@ -98,7 +98,7 @@ def preconditioned_by(precond: Preconditioner) -> Iterator[None]:
 
 
 def stein_and_probe(backbone, model, positions, precond) -> dict[str, float]:
-    potential = mixing._potential(backbone, mixing._arrays(model), model)
+    potential = mixing.model_potential(backbone, mixing.model_arrays(model), model)
     grads = jax.jit(jax.vmap(jax.grad(lambda x: potential(x)[0])))(positions)
     stein = jnp.mean(jax.vmap(stein_statistic)(positions, grads))
     out = {"stein_ratio": float(stein / stein_dimension(positions.shape[1:]))}

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "benchmarks"))
-from mixing import GAMMAS, _arrays, _potential, learn  # noqa: E402
+from mixing import GAMMAS, learn, model_arrays, model_potential  # noqa: E402
 
 from maxent_jax.exemplars import load_exemplar  # noqa: E402
 from maxent_jax.nn.backbone import load_network, prepare_backbone  # noqa: E402
@@ -52,7 +52,7 @@ SMALL_GAMMAS = (1e-10, 1e-9, 1e-8, 1e-7)
 def rounding(backbone, model, size: int, draws: int, seed: int) -> dict:
     """Errors of the float32 energy difference of one MALA proposal, against float64."""
     backbone = backbone.resized((size, size))
-    potential = _potential(backbone, _arrays(model), model)
+    potential = model_potential(backbone, model_arrays(model), model)
     u32 = jax.jit(lambda x: potential(x)[0])
     u64 = jax.jit(float64_potential(potential))
     grad = jax.jit(jax.grad(lambda x: potential(x)[0]))
@@ -86,16 +86,16 @@ def probe_tables(backbone, model, size: int, draws: int, seed: int,
     for energy in ("float32", "float64"):
         @jax.jit
         def probe(backbone, arrays, gamma, positions):
-            return probe_acceptance(key, positions, _potential(backbone, arrays, model), gamma,
+            return probe_acceptance(key, positions, model_potential(backbone, arrays, model), gamma,
                                     None, energy)
-        out[energy] = {f"{g:g}": float(probe(backbone, _arrays(model), g, positions))
+        out[energy] = {f"{g:g}": float(probe(backbone, model_arrays(model), g, positions))
                        for g in gammas}
     return out
 
 
 def step_seconds(backbone, model, size: int, seed: int) -> dict:
     backbone = backbone.resized((size, size))
-    potential = _potential(backbone, _arrays(model), model)
+    potential = model_potential(backbone, model_arrays(model), model)
     x = adsn_starts(jax.random.key(seed), jnp.asarray(model.exemplar), (size, size), 1)[0]
     out = {}
     for name, exact in (("float32", None), ("float64", float64_potential(potential))):

@@ -109,7 +109,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     size = tuple(exemplar.shape[:2])
     backbone = prepare_backbone(model.spec, variables, size, digest)
     starts = adsn_starts(jax.random.key(0), jnp.asarray(model.exemplar), size, args.chains)
-    potential = mixing._potential(backbone, mixing._arrays(model), model)
+    potential = mixing.model_potential(backbone, mixing.model_arrays(model), model)
     grad = jax.jit(jax.vmap(jax.grad(lambda x: potential(x)[0])))
     ula = json.loads(ULA_RESULTS.read_text())["runs"]["ULA"]["running_gap"]
     marks = sorted({k for k in (50, 100, 300, args.steps) if k <= args.steps})

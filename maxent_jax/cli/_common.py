@@ -14,7 +14,7 @@ import os
 import typing
 import warnings
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -26,7 +26,7 @@ __all__ = ["add_weights_argument", "add_network_arguments", "add_settings_argume
            "check_seed", "check_run_memory",
            "add_run_arguments", "config_from_args", "load_backbone_arg", "load_exemplar_arg",
            "layers_arg", "save_images", "write_record", "report_written", "ENV_COMPILE_CACHE",
-           "enable_compile_cache", "NETWORK_FLAGS"]
+           "enable_compile_cache", "NETWORK_FLAGS", "Prepared", "prepare", "write_run"]
 
 ENV_COMPILE_CACHE = "MAXENT_JAX_COMPILE_CACHE"
 """Folder of the command line's persistent XLA compilation cache; ``off`` (or 0/no/false) disables it."""
@@ -299,6 +299,35 @@ def check_run_memory(args: argparse.Namespace, spec: Any, hw: Sequence[int], cha
                  float64_energy=float64_energy)
 
 
+# --------------------------------------------------------------------------- preflight
+
+class Prepared(NamedTuple):
+    """What the shared preflight (:func:`prepare`) hands a command's run."""
+
+    backbone: Any  # the network of the run's spec at its size, weights of --weights
+    record: dict[str, Any]  # what config.json records beside the settings
+    writes: bool  # this process writes the outputs (process 0 of a multi-host run)
+
+
+def prepare(args: argparse.Namespace, spec: Any, size: Sequence[int], chains: int,
+            channels: int, config: Any = None) -> Prepared:
+    """The preflight every command that runs chains shares, in one order, once its own
+    inputs are checked: the memory estimate (--max-memory), the multi-host start
+    (--distributed), the backbone, and with ``config`` the step changes of --resume
+    --allow-step-change. Nothing is written here: the command then calls
+    :func:`clear_out_dir` before its first file, and only a process whose ``writes`` is True
+    writes outputs (a multi-host run's processes share the folder)."""
+    import jax
+
+    check_run_memory(args, spec, size, chains, channels)
+    start_distributed(args)
+    backbone = load_backbone_arg(args, spec, size)
+    record = {"weights": str(args.weights) if args.weights else None}
+    if config is not None:
+        record |= step_changes(args, config)
+    return Prepared(backbone, record, jax.process_index() == 0)
+
+
 # --------------------------------------------------------------------------- inputs
 
 def load_backbone_arg(args: argparse.Namespace, spec: Any, size: Sequence[int]) -> Any:
@@ -363,6 +392,26 @@ def save_npz(path: Path, arrays: dict[str, Any]) -> Path:
     from maxent_jax.io import write_atomic
 
     return write_atomic(path, lambda f: np.savez_compressed(f, **arrays))
+
+
+def write_run(out_dir: Path, images: Mapping[str, Optional[np.ndarray]], *,
+              samples: Optional[np.ndarray] = None, trace: Optional[Mapping[str, Any]] = None,
+              plot: Optional[Callable[[Any, Path], Path]] = None, config: Any = None,
+              record: Optional[dict[str, Any]] = None) -> list[Path]:
+    """The one writer of a run's outputs, in one order: each stack of ``images`` as
+    ``PREFIX_000.png`` ... (a None stack writes nothing), ``samples.npy`` of ``samples``,
+    ``trace.npz`` of ``trace`` and ``trace.png`` drawn by ``plot(trace, path)``, then
+    ``config.json`` of ``config`` and ``record``; returns the paths written."""
+    paths = [p for prefix, stack in images.items() for p in save_images(out_dir, prefix, stack)]
+    if samples is not None:
+        paths.append(save_samples_npy(out_dir, samples))
+    if trace is not None:
+        paths.append(save_npz(out_dir / "trace.npz", trace))
+        if plot is not None:
+            paths.append(plot(trace, out_dir / "trace.png"))
+    if config is not None:
+        paths.append(write_record(out_dir, config, record or {}))
+    return paths
 
 
 def report_written(out_dir: Path, paths: list[Path]) -> None:

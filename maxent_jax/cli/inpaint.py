@@ -19,9 +19,8 @@ from typing import Any
 import numpy as np
 
 from maxent_jax.cli._common import (add_run_arguments, add_settings_arguments, check_out_dir,
-                                    check_run_memory, check_seed, clear_out_dir,
-                                    config_from_args, load_backbone_arg, save_images, save_npz,
-                                    start_distributed, step_changes, write_record, report_written)
+                                    check_seed, clear_out_dir, config_from_args, prepare,
+                                    report_written, write_run)
 from maxent_jax.io import load_image, save_image
 
 __all__ = ["add_parser", "run", "load_inputs"]
@@ -97,16 +96,15 @@ def run(args: argparse.Namespace) -> int:
         validate_mask(mask, image.shape)  # still both known and unknown pixels after --max-side
     except ValueError as err:
         raise ValueError(f"mask {args.mask} after --max-side {args.max_side}: {err}") from None
-    backbone, extra = None, {}
+    backbone, writes = None, True
+    record = {"weights": str(args.weights) if args.weights else None}
     if config.model == "cnn":
         spec = config.spec()
         check_image_size(image.shape[:2], spec, f"the image {args.image}")
         if exemplar is not None:
             check_image_size(exemplar.shape[:2], spec, f"the exemplar {args.exemplar}")
-        check_run_memory(args, spec, image.shape[:2], config.chains, image.shape[-1])
-        start_distributed(args)
-        backbone = load_backbone_arg(args, spec, image.shape[:2])
-        extra = step_changes(args, config)
+        backbone, record, writes = prepare(args, spec, image.shape[:2], config.chains,
+                                           image.shape[-1], config)
     elif args.resume:
         raise ValueError("--resume goes with --model cnn (the Gaussian model has no iterations)")
     clear_out_dir(args)
@@ -117,10 +115,12 @@ def run(args: argparse.Namespace) -> int:
                            progress=not args.no_progress, devices=args.devices,
                            allow_step_change=args.allow_step_change)
     seconds = time.perf_counter() - start
+    if not writes:
+        return 0
     paths = _write(args.out_dir, image, mask, result, config, {
         "image": str(args.image), "mask": str(args.mask), "max_side": args.max_side,
-        "exemplar": str(args.exemplar) if args.exemplar else None,
-        "weights": str(args.weights) if args.weights else None, "seconds": seconds, **extra})
+        "exemplar": str(args.exemplar) if args.exemplar else None, "seconds": seconds,
+        **record})
     residual = float(np.max(result.trace["cg_residual"]))
     print(f"inpainted {int(mask.sum())} pixels with the {config.model} model in {seconds:.1f} s "
           f"(kriging CG relative residual {residual:.1e})")
@@ -132,15 +132,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write(out_dir: Path, image: np.ndarray, mask: np.ndarray, result: Any, config: Any,
-           extra: dict[str, Any]) -> list[Path]:
-    paths = save_images(out_dir, "inpainted", result.images)
+           record: dict[str, Any]) -> list[Path]:
+    """The inpainted images, the masked input and the mask, then (CNN model) the Gaussian
+    starts, the averages, the trace, and config.json
+    (:func:`maxent_jax.cli._common.write_run`)."""
+    from maxent_jax.run.plots import plot_trace
+
+    paths = write_run(out_dir, {"inpainted": result.images})
     paths.append(save_image(out_dir / "masked.png", np.where(mask[..., None], 0.0, image)))
     paths.append(save_image(out_dir / "mask.png", mask.astype(np.float32)))
-    if config.model == "cnn":
-        from maxent_jax.run.plots import plot_trace
-
-        paths += save_images(out_dir, "gaussian", result.gaussian)
-        paths += save_images(out_dir, "average", result.average)
-        paths += [save_npz(out_dir / "trace.npz", result.trace),
-                  plot_trace(result.trace, out_dir / "trace.png")]
-    return paths + [write_record(out_dir, config, extra)]
+    cnn = config.model == "cnn"
+    return paths + write_run(
+        out_dir, {"gaussian": result.gaussian, "average": result.average} if cnn else {},
+        trace=result.trace if cnn else None, plot=plot_trace, config=config, record=record)

@@ -26,10 +26,9 @@ import numpy as np
 
 from maxent_jax.run.settings import FLOAT32_MAX
 from maxent_jax.cli._common import (add_output_arguments, add_settings_arguments,
-                                    add_weights_argument, argument_group,
-                                    check_out_dir, check_run_memory, check_seed, clear_out_dir,
-                                    save_images, save_json, save_npz, save_samples_npy,
-                                    start_distributed, report_written)
+                                    add_weights_argument, argument_group, check_out_dir,
+                                    check_seed, clear_out_dir, prepare, report_written,
+                                    save_json, write_run)
 
 __all__ = ["add_parser", "load_starts", "read_starts_header", "run"]
 
@@ -139,7 +138,7 @@ def load_starts(path: Path, expected: Optional[tuple[int, ...]] = None) -> np.nd
 def run(args: argparse.Namespace) -> int:
     """Load, check, sample and write; nothing is written before every check has passed."""
     from maxent_jax.model import check_weights, load_model
-    from maxent_jax.nn.backbone import check_image_size, load_network, prepare_backbone
+    from maxent_jax.nn.backbone import check_image_size
     from maxent_jax.tasks.sample import sample_model
 
     check_out_dir(args)
@@ -166,13 +165,11 @@ def run(args: argparse.Namespace) -> int:
                              f"model is in colour (3 channels)")
     spec = model.spec._replace(precision=args.precision, conv=args.conv, remat=args.remat)
     check_image_size(size, spec, "--size")
-    check_run_memory(args, spec, size, args.num, model.exemplar.shape[-1])
-    start_distributed(args)
-    variables, digest = load_network(args.weights)
-    check_weights(model, digest, f"the weights loaded ({args.weights or 'default'})")
-    backbone = prepare_backbone(spec, variables, size, digest)
+    context = prepare(args, spec, size, args.num, model.exemplar.shape[-1])
+    check_weights(model, context.backbone.weights_sha256,
+                  f"the weights loaded ({args.weights or 'default'})")
     start = time.perf_counter()
-    result = sample_model(model, backbone, size=size, num=args.num, steps=args.steps,
+    result = sample_model(model, context.backbone, size=size, num=args.num, steps=args.steps,
                           sampler=args.sampler, gamma=args.gamma, seed=args.seed,
                           devices=args.devices, progress=not args.no_progress,
                           precondition=args.precondition, starts=starts,
@@ -181,12 +178,13 @@ def run(args: argparse.Namespace) -> int:
     if not np.isfinite(result.samples).all():
         raise RuntimeError(f"the chains diverged (NaN or infinite values); try a smaller "
                            f"--gamma (now {result.diagnostics['gamma']:g})")
-    clear_out_dir(args)
-    paths = save_images(args.out_dir, "sample", result.samples)
-    paths.append(save_samples_npy(args.out_dir, result.samples))
+    if not context.writes:
+        return 0
+    clear_out_dir(args)  # only now: a run that fails leaves an earlier run's folder as it was
+    paths = write_run(args.out_dir, {"sample": result.samples}, samples=result.samples,
+                      trace=result.trace)
     diagnostics = {**result.diagnostics, "model": str(args.model), "seconds": seconds}
     paths.append(save_json(args.out_dir / "diagnostics.json", diagnostics))
-    paths.append(save_npz(args.out_dir / "trace.npz", result.trace))
     extra = (f", MALA acceptance {diagnostics['mala_acceptance_rate']:.3f}"
              if "mala_acceptance_rate" in diagnostics else "")
     print(f"{args.num} samples of {size[0]}x{size[1]} after {args.steps} steps: relative "

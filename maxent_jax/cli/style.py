@@ -11,15 +11,12 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from maxent_jax.cli._common import (add_run_arguments, add_settings_arguments, check_out_dir,
-                                    check_run_memory, check_seed, clear_out_dir,
-                                    config_from_args, load_backbone_arg, load_exemplar_arg,
-                                    save_images, save_npz, start_distributed,
-                                    step_changes, write_record, report_written)
+                                    check_seed, clear_out_dir, config_from_args,
+                                    load_exemplar_arg, prepare, report_written, write_run)
 from maxent_jax.io import save_image
 from maxent_jax.run.plots import plot_style_trace
 
@@ -78,32 +75,26 @@ def run(args: argparse.Namespace) -> int:
     check_image_size(content.shape[:2], spec, f"the content image {args.content}")
     style = load_exemplar_arg(args.style, args.max_side, spec, "the style image")
     config = config_from_args(StyleConfig, args, size=tuple(content.shape[:2]))
-    check_run_memory(args, spec, content.shape[:2], config.chains, content.shape[-1])
-    start_distributed(args)
-    backbone = load_backbone_arg(args, spec, content.shape[:2])
-    extra = step_changes(args, config)
+    context = prepare(args, spec, content.shape[:2], config.chains, content.shape[-1], config)
     clear_out_dir(args)
     start = time.perf_counter()
-    result = transfer_style(content, style, backbone, config, out_dir=args.out_dir,
+    result = transfer_style(content, style, context.backbone, config, out_dir=args.out_dir,
                             resume=args.resume, checkpoint=args.checkpoint_every is not None,
                             progress=not args.no_progress, devices=args.devices,
                             allow_step_change=args.allow_step_change)
     seconds = time.perf_counter() - start
+    if not context.writes:
+        return 0
     inputs = [save_image(args.out_dir / "content.png", content),
               save_image(args.out_dir / "style.png", style)]
-    paths = inputs + _write(args.out_dir, result, config, {
-        "content": str(args.content), "style": str(args.style), "max_side": args.max_side,
-        "weights": str(args.weights) if args.weights else None, "seconds": seconds, **extra})
+    paths = inputs + write_run(
+        args.out_dir, {"result": result.images, "average": result.average},
+        trace=result.trace, plot=plot_style_trace, config=config,
+        record={"content": str(args.content), "style": str(args.style),
+                "max_side": args.max_side, "seconds": seconds, **context.record})
     gap, dist = result.trace["relative_gap"], result.trace["content_distance"].mean(axis=1)
     print(f"relative style gap {gap[0]:.3f} -> {gap[-1]:.3f}, content distance "
           f"{dist[0]:.3g} -> {dist[-1]:.3g} in {len(gap)} iterations ({seconds:.1f} s)")
     report_written(args.out_dir, paths)
     return 0
 
-
-def _write(out_dir: Path, result: Any, config: Any, extra: dict[str, Any]) -> list[Path]:
-    paths = save_images(out_dir, "result", result.images)
-    paths += save_images(out_dir, "average", result.average)
-    paths += [save_npz(out_dir / "trace.npz", result.trace),
-              plot_style_trace(result.trace, out_dir / "trace.png")]
-    return paths + [write_record(out_dir, config, extra)]

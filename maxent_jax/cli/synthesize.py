@@ -22,10 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from maxent_jax.cli._common import (add_run_arguments, add_settings_arguments, check_out_dir,
-                                    check_run_memory, check_seed, clear_out_dir,
-                                    config_from_args, load_backbone_arg, load_exemplar_arg,
-                                    save_images, save_npz, save_samples_npy, start_distributed,
-                                    step_changes, write_record, report_written)
+                                    check_seed, clear_out_dir, config_from_args,
+                                    load_exemplar_arg, prepare, report_written, write_run)
 from maxent_jax.io import save_image
 from maxent_jax.run.plots import plot_trace
 
@@ -68,15 +66,13 @@ def run(args: argparse.Namespace) -> int:
     exemplar = load_exemplar_arg(args.image, args.max_side, network, "the exemplar")
     size = tuple(args.size) if args.size else tuple(exemplar.shape[:2])
     config = config_from_args(SynthesisConfig, args, size=size)
-    check_run_memory(args, config.spec(), size, config.chains, exemplar.shape[-1])
+    context = prepare(args, config.spec(), size, config.chains, exemplar.shape[-1], config)
     from maxent_jax.nn.backbone import size_advice
 
     advice = size_advice(size, config.spec())
     if advice:
         print(f"warning: {advice}", file=sys.stderr)
-    start_distributed(args)
-    backbone = load_backbone_arg(args, config.spec(), size)
-    extra = step_changes(args, config)
+    backbone = context.backbone
     clear_out_dir(args)
     start = time.perf_counter()
     result = synthesize(exemplar, backbone, config, out_dir=args.out_dir, resume=args.resume,
@@ -93,8 +89,7 @@ def run(args: argparse.Namespace) -> int:
                              seed=config.seed + 1, devices=args.devices,
                              progress=not args.no_progress)
         check.diagnostics["seconds"] = time.perf_counter() - check_start
-    import jax
-    if jax.process_index() != 0:
+    if not context.writes:
         return 0
     from maxent_jax.run.diagnostics import summary
 
@@ -104,9 +99,8 @@ def run(args: argparse.Namespace) -> int:
         diagnostics["fixed_theta_check"] = check.diagnostics
         diagnostics["warnings"] += check.diagnostics["warnings"]
     paths = write_outputs(args.out_dir, result, config, extra={
-        "image": str(args.image), "max_side": args.max_side,
-        "weights": str(args.weights) if args.weights else None, "seconds": seconds,
-        "diagnostics": diagnostics, **extra})
+        "image": str(args.image), "max_side": args.max_side, "seconds": seconds,
+        "diagnostics": diagnostics, **context.record})
     paths += [save_model(args.out_dir / "model.npz", result.model), exemplar_png]
     gap = result.trace["relative_gap"]
     print(f"relative feature gap {gap[0]:.3f} -> {gap[-1]:.3f} in {len(gap)} iterations "
@@ -122,11 +116,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_outputs(out_dir: Path, result: Any, config: Any, extra: dict[str, Any]) -> list[Path]:
-    """Samples (PNG and ``samples.npy``), averages, trace.npz, trace.png and config.json."""
-    paths = save_images(out_dir, "sample", result.samples)
-    paths.append(save_samples_npy(out_dir, result.samples))
-    paths += save_images(out_dir, "average", result.average)
-    paths.append(save_npz(out_dir / "trace.npz", result.trace))
-    paths.append(plot_trace(result.trace, out_dir / "trace.png"))
-    paths.append(write_record(out_dir, config, extra))
-    return paths
+    """Samples (PNG and ``samples.npy``), averages, trace.npz, trace.png and config.json
+    (:func:`maxent_jax.cli._common.write_run`)."""
+    return write_run(out_dir, {"sample": result.samples, "average": result.average},
+                     samples=result.samples, trace=result.trace, plot=plot_trace,
+                     config=config, record=extra)

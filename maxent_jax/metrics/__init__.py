@@ -5,7 +5,7 @@ Each function compares samples ``(S, H, W, C)`` (or one ``(H, W, C)`` image) wit
 wherever the metric allows it. These are evaluation functions: they take and return concrete
 arrays (numpy floats), and are not meant to be traced. Definitions, references and floors:
 ``docs/comparison/metrics_definitions.md`` (``docs/comparison/metrics.md`` is the table that
-``scripts/compare.py`` writes).
+``scripts/compare.py``, through :mod:`maxent_jax.study`, writes).
 
 **Metrics that no method of the library optimises** (the ones the comparison table uses):
 
@@ -27,8 +27,8 @@ arrays (numpy floats), and are not meant to be traced. Definitions, references a
   crops of the same real texture; and exact ADSN samples), :func:`bootstrap_interval`,
   :func:`stratified_bootstrap_interval` (the mean over exemplars of per-sample values).
 
-**Earlier metrics** (kept for ``scripts/compare.py``; superseded where noted). Lower is closer
-for each except ``diversity`` and ``memorisation``'s distance.
+**Earlier metrics** (kept for :mod:`maxent_jax.study.earlier`; superseded where noted). Lower
+is closer for each except ``diversity`` and ``memorisation``'s distance.
 
 * **Feature gap** (per layer l): ``||mean_s F_l(X_s) - F_l(x0)|| / ||F_l(x0)||``, the
   macrocanonical constraint E[F(X)] = F(x0) (De Bortoli et al., SIMODS 2021), and its

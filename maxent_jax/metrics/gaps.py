@@ -80,11 +80,12 @@ CONSTRAINED_STATISTICS: dict[str, dict[str, tuple[str, ...]]] = {
     "macro_paper": {"mean": ("relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2",
                              "relu3_3", "relu4_3", "relu4_4", "relu5_2")},
 }
-"""Which VGG-19 statistics each method of ``scripts/compare.py`` constrains: ``"mean"``, the
-channel means of the listed layers; ``"gram"``, the Gram matrices of the listed layers (names
-of :data:`maxent_jax.nn.vgg.LAYER_NAMES`). Everything else is held out for that method. Each
-method uses its own network variant (activation, pooling), noted beside it; a statistic of
-another variant of the same layer is close to, not exactly, the constrained one."""
+"""Which VGG-19 statistics each method of the comparison study (:mod:`maxent_jax.study`)
+constrains: ``"mean"``, the channel means of the listed layers; ``"gram"``, the Gram matrices of
+the listed layers (names of :data:`maxent_jax.nn.vgg.LAYER_NAMES`). Everything else is held out
+for that method. Each method uses its own network variant (activation, pooling), noted beside
+it; a statistic of another variant of the same layer is close to, not exactly, the constrained
+one."""
 
 
 def _stack_activations(acts: Any) -> dict[str, np.ndarray]:

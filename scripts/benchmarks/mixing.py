@@ -87,11 +87,13 @@ def learn(exemplar: np.ndarray, variables: Any, args: argparse.Namespace) -> tup
     return result.model, seconds
 
 
-def _arrays(model: MaxEntModel) -> tuple:
+def model_arrays(model: MaxEntModel) -> tuple:
+    """``(theta, target, centre)`` of a learned model as device arrays."""
     return tuple(jnp.asarray(a) for a in (model.theta, model.target, model.centre))
 
 
-def _potential(backbone: Backbone, arrays: tuple, model: MaxEntModel):
+def model_potential(backbone: Backbone, arrays: tuple, model: MaxEntModel):
+    """``x -> U_theta(x)`` of the learned model at its ``arrays`` (:func:`model_arrays`)."""
     theta, target, centre = arrays
     energy = macrocanonical_energy(backbone.features, target, beta=float(model.beta),
                                    eps=float(model.eps), centre=centre,
@@ -118,7 +120,7 @@ def _programs(model_key: tuple, sampler: str, chunk: int):
     model = argparse.Namespace(beta=beta, eps=eps, extensive=extensive)
 
     def kernel(backbone, arrays, gamma, precond):
-        return langevin_chains(_potential(backbone, arrays, model), gamma, sampler, precond)
+        return langevin_chains(model_potential(backbone, arrays, model), gamma, sampler, precond)
 
     def init(backbone, arrays, positions, precond):
         return kernel(backbone, arrays, BASE_GAMMA, precond).init(positions)
@@ -145,7 +147,7 @@ def _probe(model_key: tuple):
     model = argparse.Namespace(beta=model_key[0], eps=model_key[1], extensive=model_key[2])
 
     def probe(backbone, arrays, key, positions, gamma, precond):
-        return probe_acceptance(key, positions, _potential(backbone, arrays, model), gamma,
+        return probe_acceptance(key, positions, model_potential(backbone, arrays, model), gamma,
                                 precond)
 
     return jax.jit(probe)
@@ -157,7 +159,7 @@ def probe_table(backbone: Backbone, model: MaxEntModel, positions: jax.Array,
     """Mean MALA probe acceptance at ``positions`` for each gamma (same key for each)."""
     probe = _probe(_model_key(model))
     key = jax.random.key(seed + 1)
-    return {f"{g:g}": float(probe(backbone, _arrays(model), key, positions, g, precond))
+    return {f"{g:g}": float(probe(backbone, model_arrays(model), key, positions, g, precond))
             for g in gammas}
 
 
@@ -177,7 +179,7 @@ def band_curvature(backbone: Backbone, model: MaxEntModel, positions: jax.Array,
     """Curvature ``v^T H v`` of U along random unit directions v whose Fourier transform lives
     in a band of radial frequencies (cycles per pixel; the first band is the DC term), at each
     of ``positions`` (Hessian-vector products), beside the mean multiplier m(k) of the band."""
-    potential = _potential(backbone, _arrays(model), model)
+    potential = model_potential(backbone, model_arrays(model), model)
     grad = jax.grad(lambda x: potential(x)[0])
     hvp = jax.jit(lambda x, v: jnp.vdot(v, jax.jvp(grad, (x,), (v,))[1]))
     h, w, c = positions.shape[1:]
@@ -209,7 +211,7 @@ def run_sampler(backbone: Backbone, model: MaxEntModel, starts: jax.Array, sampl
     """``steps`` steps of the chains; per step: chain-mean gap F - F(x0), energy,
     acceptance, per-chain correlation with the start; the last positions."""
     init, run = _programs(_model_key(model), sampler, chunk)
-    arrays = _arrays(model)
+    arrays = model_arrays(model)
     state = init(backbone, arrays, starts, precond)
     key = jax.random.key(seed + 2)
     gaps, energies, rates, corrs = [], [], [], []

@@ -351,3 +351,41 @@ def test_synthesize_lists_every_file_it_writes(tmp_path, wood, capsys):
     count, names = line.split(" files to ")[0].split()[1], line.split(": ", 1)[1].split(", ")
     assert sorted(names) == sorted(p.name for p in out.iterdir())
     assert int(count) == len(names) and {"exemplar.png", "checkpoint.npz"} <= set(names)
+
+
+# ---------------------------------------------------------------- issue 29, item 5
+
+CHAIN_COMMANDS = ("synthesize", "style", "inpaint", "sample")
+
+
+def test_every_chain_running_command_goes_through_the_one_preflight():
+    """Each command's run() calls ``prepare`` and none repeats a step of it by hand (the
+    multi-host guard was only in synthesize)."""
+    import importlib
+    import inspect
+
+    for name in CHAIN_COMMANDS:
+        source = inspect.getsource(importlib.import_module(f"maxent_jax.cli.{name}").run)
+        assert "prepare(args" in source, name
+        for step in ("check_run_memory(", "start_distributed(", "load_backbone_arg(",
+                     "step_changes(", "process_index("):
+            assert step not in source, (name, step)
+
+
+def test_only_process_zero_writes_the_outputs(tmp_path, wood, finished, capsys, monkeypatch):
+    """On a host whose ``jax.process_index()`` is not 0 a command runs and writes nothing;
+    on process 0 the same command writes its files."""
+    import jax
+
+    monkeypatch.setattr(jax, "process_index", lambda: 1)
+    quiet = tmp_path / "other_host"
+    assert main(["synthesize", str(wood), "--out-dir", str(quiet), "--iterations", "2",
+                 *FAST]) == 0
+    assert main(["sample", str(finished / "model.npz"), "--out-dir", str(quiet / "s"),
+                 "--num", "1", "--steps", "2", "--no-progress"]) == 0
+    assert [p.name for p in quiet.rglob("*") if p.is_file()] == []
+    monkeypatch.setattr(jax, "process_index", lambda: 0)
+    assert main(["sample", str(finished / "model.npz"), "--out-dir", str(quiet / "s"),
+                 "--num", "1", "--steps", "2", "--no-progress"]) == 0
+    assert {"sample_000.png", "samples.npy", "trace.npz", "diagnostics.json"} == \
+        {p.name for p in (quiet / "s").iterdir()}
