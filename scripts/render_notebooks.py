@@ -5,9 +5,10 @@ of the documentation site (``docs/tutorials/``).
 
 The notebooks in ``notebooks/`` are committed without outputs (tests/test_notebooks.py); this
 script runs each one with nbclient from ``notebooks/`` and writes ``docs/tutorials/NAME.md``:
-the markdown cells as they are, each code cell as a Python block, then its text output and its
-figures (PNG files beside the page, ``docs/tutorials/NAME/``). The page's header names the
-machine and the date it was rendered on. ``tests/test_docs_site.py`` checks that every
+the markdown cells as they are, each code cell as a Python block, then its text output
+(markdown outputs as markdown) and its figures (PNG files beside the page,
+``docs/tutorials/NAME/``). The page's header names the machine and the date it was rendered
+on. ``tests/test_docs_site.py`` checks that every
 notebook has its page and that the page holds every code cell of the notebook as it is now,
 so a page cannot silently describe an older notebook. ``--tiny`` (MAXENT_JAX_TINY=1) is for a
 smoke run only; the committed pages are rendered at full settings.
@@ -53,6 +54,10 @@ def to_markdown(cells: list[dict], name: str, figures: Path) -> str:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 raise RuntimeError(f"{name}: a cell failed: {output.get('ename')}: {output.get('evalue')}")
+            markdown = "".join(output.get("data", {}).get("text/markdown", "")).rstrip()
+            if markdown:  # IPython.display.Markdown: shown as markdown, not its repr
+                parts.append(markdown)
+                continue
             text = _text(output).rstrip()
             if text:
                 parts.append(f"```text\n{text}\n```")

@@ -88,6 +88,11 @@ def test_strict_mode_fails_on_a_broken_link(tmp_path):
 PAGES = sorted((ROOT / "docs" / "tutorials").glob("*.md"))
 
 
+def test_every_notebook_has_its_rendered_page():
+    notebooks = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
+    assert notebooks and notebooks == {p.stem for p in PAGES}
+
+
 def test_the_tutorial_pages_are_listed_in_the_navigation():
     nav = (ROOT / "mkdocs.yml").read_text()
     listed = set(re.findall(r"tutorials/(\w+)\.md", nav))
@@ -97,7 +102,7 @@ def test_the_tutorial_pages_are_listed_in_the_navigation():
 def test_each_rendered_notebook_is_the_notebook_as_it_is_now():
     """docs/tutorials/NAME.md (scripts/render_notebooks.py) holds every cell of
     notebooks/NAME.ipynb as committed, was rendered at full settings, and each figure it
-    shows is there (no page is rendered yet: the check then holds for none)."""
+    shows is there."""
     import json
 
     for page in PAGES:
@@ -115,8 +120,8 @@ def test_each_rendered_notebook_is_the_notebook_as_it_is_now():
 
 def test_the_notebook_renderer_writes_cells_outputs_and_figures(tmp_path):
     """scripts/render_notebooks.py's converter on an executed notebook's cells: markdown as
-    is, code fenced, text output fenced, each PNG written beside the page and linked; a cell
-    that failed is refused."""
+    is, code fenced, text output fenced, a markdown output as markdown (not its repr), each
+    PNG written beside the page and linked; a cell that failed is refused."""
     import base64
     import importlib.util
 
@@ -131,8 +136,13 @@ def test_the_notebook_renderer_writes_cells_outputs_and_figures(tmp_path):
              {"cell_type": "code", "source": ["plot()"],
               "outputs": [{"output_type": "display_data",
                            "data": {"image/png": base64.b64encode(png).decode(),
-                                    "text/plain": ["<Figure>"]}}]}]
+                                    "text/plain": ["<Figure>"]}}]},
+             {"cell_type": "code", "source": ["display(Markdown(table))"],
+              "outputs": [{"output_type": "display_data",
+                           "data": {"text/markdown": ["| a |\n", "|---|\n", "| 1 |"],
+                                    "text/plain": ["<IPython.core.display.Markdown object>"]}}]}]
     page = render.to_markdown(cells, "demo", tmp_path / "demo")
+    assert "\n\n| a |\n|---|\n| 1 |\n" in page and "Markdown object" not in page
     assert page.startswith("# Title\ntext\n\n```python\nprint(1)\n```\n\n```text\n1\n```")
     assert "![demo, figure 1](demo/figure_01.png)" in page and "<Figure>" not in page
     assert (tmp_path / "demo" / "figure_01.png").read_bytes() == png
