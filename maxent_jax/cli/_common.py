@@ -321,11 +321,24 @@ def prepare(args: argparse.Namespace, spec: Any, size: Sequence[int], chains: in
 
     check_run_memory(args, spec, size, chains, channels)
     start_distributed(args)
-    backbone = load_backbone_arg(args, spec, size)
     record = {"weights": str(args.weights) if args.weights else None}
+    if spec.conv == "measured":
+        record["winograd_tiles"] = measured_tiles_record(size, getattr(config, "scales", None))
+    backbone = load_backbone_arg(args, spec, size)
     if config is not None:
         record |= step_changes(args, config)
     return Prepared(backbone, record, jax.process_index() == 0)
+
+
+def measured_tiles_record(size: Sequence[int], scales: Any = None) -> dict[str, dict[str, int]]:
+    """``{"HxW": {conv: tile}}`` chosen by ``--conv measured`` at every chain size of the run
+    (each scale's and the output's), measured here once per layer shape (printed)."""
+    from maxent_jax.nn.vgg import conv_tiles
+    from maxent_jax.tasks.scales import stage_sizes
+
+    sizes = dict.fromkeys([*stage_sizes(size, scales), tuple(int(s) for s in size)])
+    print("--conv measured: timing each convolution's tiles on this CPU ...")
+    return {f"{h}x{w}": conv_tiles((h, w), "measured") for h, w in sizes}
 
 
 # --------------------------------------------------------------------------- inputs

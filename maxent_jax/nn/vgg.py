@@ -97,13 +97,14 @@ PRECISIONS = ("float32", "tf32", "bfloat16")
 accumulation."""
 
 
-CONV_ALGORITHMS = ("auto", "direct", "winograd")
+CONV_ALGORITHMS = ("auto", "direct", "winograd", "measured")
 """How 3x3 convolutions are computed: ``direct`` (``lax.conv``); ``winograd`` (Winograd
 F(m x m, 3 x 3), :mod:`maxent_jax.nn.winograd`, tile size from :func:`winograd_tile`; transformed
 kernels taken from the ``winograd`` collection or computed at every call); ``auto``: Winograd
 for the layers whose transformed kernels :func:`with_winograd_kernels` stored (it stores
 them on the CPU backend only: GPU/TPU libraries pick their own algorithms), direct for the
-others. Winograd changes the rounding (about 1e-6 relative for m = 2, 1e-5 for m = 4), not
+others; ``measured``: as ``auto``, with each layer's tile (0, 2 or 4) the fastest on this
+CPU by a timing made at run time (:mod:`maxent_jax.nn.tiles`). Winograd changes the rounding (about 1e-6 relative for m = 2, 1e-5 for m = 4), not
 the function; a ``precision`` other than float32, and forward-mode networks, stay direct."""
 
 
@@ -276,8 +277,10 @@ class VGG19(nn.Module):
     def _tile(self, name: str, h: Array) -> int:
         if self.conv == "direct" or self.precision != "float32" or not self.adjoint_kernels:
             return 0
-        tile = winograd_tile(h.shape[-3:-1], h.shape[-1], CONV_CHANNELS[name])
         stored = self.variables.get("winograd", {}).get(name, {})
+        if self.conv == "measured":  # the tile with_winograd_kernels chose and stored
+            return next((m for m in (2, 4) if f"u{m}" in stored), 0)
+        tile = winograd_tile(h.shape[-3:-1], h.shape[-1], CONV_CHANNELS[name])
         return tile if self.conv == "winograd" or f"u{tile}" in stored else 0
 
     def _pool(self, x: Array) -> Array:
@@ -326,9 +329,14 @@ def vgg_variables(weights: Any) -> dict[str, Any]:
 
 def conv_tiles(image_hw: Sequence[int], conv: str = "auto") -> dict[str, int]:
     """Winograd tile m (0: direct) that ``VGG19(conv=conv)`` uses for each convolution on an
-    ``image_hw`` = (H, W) input (2x2 pools with floor in between), after :func:`winograd_tile`."""
-    if conv == "direct" or (conv == "auto" and jax.default_backend() != "cpu"):
+    ``image_hw`` = (H, W) input (2x2 pools with floor in between), after :func:`winograd_tile`
+    (``conv="measured"``: after the timings of :func:`maxent_jax.nn.tiles.measured_tiles`)."""
+    if conv == "direct" or (conv in ("auto", "measured") and jax.default_backend() != "cpu"):
         return dict.fromkeys(CONV_CHANNELS, 0)
+    if conv == "measured":
+        from maxent_jax.nn.tiles import measured_tiles
+
+        return measured_tiles(image_hw)
     h, w = image_hw
     tiles, channels = {}, 3
     for name, out in CONV_CHANNELS.items():

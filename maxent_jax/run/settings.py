@@ -109,7 +109,9 @@ class SOULConfig:
     precision: str = setting("float32", "network", "convolution arithmetic",
                              choices=("float32", "tf32", "bfloat16"))
     conv: str = setting("auto", "network", "3x3 convolution algorithm: auto = Winograd on the "
-                        "CPU, direct elsewhere", choices=("auto", "direct", "winograd"))
+                        "CPU, direct elsewhere; measured = as auto, each layer's Winograd tile "
+                        "timed on this CPU at the start of the run",
+                        choices=("auto", "direct", "winograd", "measured"))
     remat: bool = setting(False, "network", "rematerialise VGG activations in the backward "
                           "pass (less memory, one more forward pass)")
     # sampler
