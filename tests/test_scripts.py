@@ -157,6 +157,27 @@ def test_equilibrium_check_learning_history_reads_the_trace():
     assert abs(history["theta_change_last_quarter"] - (1200 - 900) / 1200) < 1e-12
 
 
+def test_tiles_benchmark_profiles_every_layer_and_both_tile_choices(tmp_path):
+    """``scripts/benchmarks/tiles.py`` at 16 px: every convolution of the paper preset is
+    timed for every candidate tile, forward and backward; the measured choice is a candidate
+    no slower than the rule's tile by the margin; the whole gradient is timed both ways."""
+    from maxent_jax.nn import tiles
+
+    bench = load_script("benchmarks/tiles")
+    out = tmp_path / "tiles.json"
+    assert bench.main(["--sizes", "16", "--repeats", "1", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())["sizes"]["16"]
+    assert [r["layer"] for r in data["layers"]] == [
+        "conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3",
+        "conv3_4", "conv4_1", "conv4_2", "conv4_3", "conv4_4", "conv5_1", "conv5_2"]
+    for row in data["layers"]:
+        assert sorted(row["ms"]) == [str(m) for m in tiles.CANDIDATES]
+        total = {int(m): sum(ms) for m, ms in row["ms"].items()}
+        assert all(t > 0 for t in total.values())
+        assert total[row["measured"]] <= total[row["rule"]]
+    assert data["gradient_rule_s"] > 0 and data["gradient_measured_s"] > 0
+
+
 def test_coarse_to_fine_benchmark_quick_smoke_run(tmp_path):
     """``scripts/benchmarks/coarse_to_fine.py --quick``: the plain run and two modes of
     ``--scales 16,32`` are timed and scored with intervals; chains grown by tiling start as
