@@ -83,22 +83,16 @@ def layer_shapes(image_hw: Sequence[int]) -> dict[str, LayerShape]:
     return shapes
 
 
-def _direct(x: Array, kernel: Array) -> Array:
-    return jax.lax.conv_general_dilated(x, kernel, (1, 1), [(1, 1), (1, 1)],
-                                        dimension_numbers=("NHWC", "HWIO", "NHWC"),
-                                        precision=jax.lax.Precision.HIGHEST)
-
-
 def _layer_functions(m: int):
     """(forward, input gradient) of the convolution as the network computes it with tile m."""
     from maxent_jax.nn.vgg import conv3x3, transpose_kernel
 
-    if m == 0:
-        def conv(x, kernel):
-            return conv3x3(x, kernel, transpose_kernel(kernel), 1)
+    if m == 0:  # the adjoint kernel precomputed, as the backbone stores it
+        def conv(x, kernel, kernel_t):
+            return conv3x3(x, kernel, kernel_t, 1)
 
         def prepare(kernel):
-            return (kernel,)
+            return (kernel, transpose_kernel(kernel))
     else:
         def conv(x, u, u_t):
             return winograd_conv3x3_adjoint(x, u, u_t, 1, m)

@@ -333,17 +333,12 @@ def conv_tiles(image_hw: Sequence[int], conv: str = "auto") -> dict[str, int]:
     (``conv="measured"``: after the timings of :func:`maxent_jax.nn.tiles.measured_tiles`)."""
     if conv == "direct" or (conv in ("auto", "measured") and jax.default_backend() != "cpu"):
         return dict.fromkeys(CONV_CHANNELS, 0)
-    if conv == "measured":
-        from maxent_jax.nn.tiles import measured_tiles
+    from maxent_jax.nn.tiles import layer_shapes, measured_tiles
 
+    if conv == "measured":
         return measured_tiles(image_hw)
-    h, w = image_hw
-    tiles, channels = {}, 3
-    for name, out in CONV_CHANNELS.items():
-        block = int(name[4]) - 1
-        tiles[name] = winograd_tile((h >> block, w >> block), channels, out)
-        channels = out
-    return tiles
+    return {name: winograd_tile((s.height, s.width), s.cin, s.cout)
+            for name, s in layer_shapes(image_hw).items()}
 
 
 def with_transposed_kernels(variables: Mapping[str, Any]) -> dict[str, Any]:
