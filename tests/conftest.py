@@ -81,3 +81,31 @@ def wood64() -> np.ndarray:
     from maxent_jax.exemplars import load_exemplar
 
     return load_exemplar("wood", size=64)
+
+
+@pytest.fixture
+def crash_then_resume(tmp_path, monkeypatch):
+    """``run(exemplar, variables, config, saves)``: a checkpointed synthesis in ``tmp_path``
+    killed (KeyboardInterrupt) right after its ``saves``-th checkpoint, then resumed there;
+    returns the resumed result."""
+    from maxent_jax.run import driver
+    from maxent_jax.tasks.texture import synthesize
+
+    def run(exemplar, variables, config, saves: int):
+        written, save = [], driver.save_checkpoint
+
+        def crash_after(*args, **kwargs):
+            if len(written) == saves:
+                raise KeyboardInterrupt
+            written.append(1)
+            save(*args, **kwargs)
+
+        monkeypatch.setattr(driver, "save_checkpoint", crash_after)
+        with pytest.raises(KeyboardInterrupt):
+            synthesize(exemplar, variables, config, out_dir=tmp_path, checkpoint=True,
+                       progress=False)
+        monkeypatch.setattr(driver, "save_checkpoint", save)
+        return synthesize(exemplar, variables, config, out_dir=tmp_path, resume=True,
+                          checkpoint=True, progress=False)
+
+    return run

@@ -56,7 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Check everything, learn, write the outputs; nothing is written before the checks pass."""
     from maxent_jax.model import save_model
-    from maxent_jax.tasks.texture import SynthesisConfig, synthesize
+    from maxent_jax.tasks.texture import SynthesisConfig, check_stage_sizes, synthesize
 
     check_out_dir(args)
     check_seed(args.seed)
@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     exemplar = load_exemplar_arg(args.image, args.max_side, network, "the exemplar")
     size = tuple(args.size) if args.size else tuple(exemplar.shape[:2])
     config = config_from_args(SynthesisConfig, args, size=size)
+    check_stage_sizes(config, size, exemplar.shape[:2])
     context = prepare(args, config.spec(), size, config.chains, exemplar.shape[-1], config)
     from maxent_jax.nn.backbone import size_advice
 

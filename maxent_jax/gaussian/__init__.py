@@ -3,7 +3,8 @@
 The ground floor of the library (it imports nothing else of it): one file per algorithm,
 ``checks`` (input validation), ``fourier`` (FFTs, mean and autocorrelation), ``periodic``
 (periodic + smooth decomposition), ``spot`` (spot and spot extension), ``adsn``, ``rpn``
-(random phase noise, texton); every public function is re-exported here.
+(random phase noise, texton), ``resample`` (periodic Fourier resampling, fine frequencies drawn
+given coarse ones); every public function is re-exported here.
 
 With the features F = (mean, autocorrelation), the maximum-entropy (macrocanonical) model of an
 exemplar x0 is the stationary Gaussian N(m0, C0). This module samples it exactly, by FFT:
@@ -48,6 +49,7 @@ from maxent_jax.gaussian.spot import prepare_spot, spot_extension
 from maxent_jax.gaussian.adsn import (adsn, adsn_from_noise, adsn_nonperiodic,
                                       adsn_nonperiodic_from_noise)
 from maxent_jax.gaussian.rpn import random_phase, random_phase_noise, rpn_from_phase, texton
+from maxent_jax.gaussian.resample import fourier_resample, refine
 
 __all__ = [
     "validate_image",
@@ -66,4 +68,6 @@ __all__ = [
     "rpn_from_phase",
     "random_phase_noise",
     "texton",
+    "fourier_resample",
+    "refine",
 ]

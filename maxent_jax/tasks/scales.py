@@ -18,8 +18,18 @@ last stage leaves the tiling visible: docs/performance.md). Either way the
 step sizes, the averaging windows and the keys ``fold_in(key, n)`` are those of one run of
 ``iterations`` steps. One stage (the default, ``scales`` None) is today's plain run.
 
-This is reading (a) of issue 27 ("window growth"); the resolution pyramid (exemplar and chains
-downsampled) is not built.
+That is the **window** mode (``scale_mode="window"``, reading (a) of issue 27). The
+**pyramid** mode (``scale_mode="pyramid"``, reading (b)) changes the pixel scale instead: at
+stage k the exemplar is resampled by s_k / s_K (:func:`stage_exemplar`, the periodic Fourier
+resampling of :mod:`maxent_jax.gaussian.resample`), F(x0) and the reference centre are those of
+that exemplar, the chains start from its ADSN draws, and at a stage change they grow by
+``upsample`` (the band-limited interpolation of the last chains) or ``detail`` (that, plus the
+high band of a new ADSN draw of the next level's exemplar: the Gaussian model's fine
+frequencies drawn given the coarse ones, :func:`maxent_jax.gaussian.refine`), or start again
+(``adsn``). Since F of a coarser image is a different statistic, theta either carries over as
+a warm start (``scale_theta="carry"``) or starts again from 0 with a new optimiser state
+(``"reset"``), and the learned model averages theta over the last half of the last stage only.
+The step counter, step sizes and keys are those of one run either way.
 """
 
 from __future__ import annotations
@@ -30,12 +40,27 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-GROWTHS = ("adsn", "tile")
-"""How the chains of the next stage start: new ``init`` draws (ADSN) at its size, with the
-learned theta; or the last chains tiled periodically (a 2 x 2 tiling for a doubling)."""
+from maxent_jax.gaussian.resample import fourier_resample
 
-__all__ = ["GROWTHS", "Stage", "stage_sizes", "stage_iterations", "plan_stages",
-           "split_chunks", "grow", "scale_checks"]
+GROWTHS = ("adsn", "tile", "upsample", "detail")
+"""How the chains of the next stage start: new ``init`` draws (ADSN) at its size, with the
+learned theta; the last chains tiled periodically (a 2 x 2 tiling for a doubling; window
+mode); the last chains upsampled, alone or with the fine frequencies of a new ADSN draw
+(pyramid mode)."""
+
+MODES = ("window", "pyramid")
+"""What a coarse stage makes smaller: the chains' window at the exemplar's pixel scale, or
+the resolution of both exemplar and chains."""
+
+THETA_STARTS = ("carry", "reset")
+"""At a stage change theta (and the optimiser state) carries over, or starts again from 0."""
+
+_GROWTH_MODES = {"adsn": MODES, "tile": ("window",), "upsample": ("pyramid",),
+                 "detail": ("pyramid",)}
+
+__all__ = ["GROWTHS", "MODES", "THETA_STARTS", "Stage", "stage_sizes", "stage_iterations",
+           "plan_stages", "split_chunks", "grow", "stage_exemplar", "stage_exemplar_size",
+           "scale_checks"]
 
 Chunk = tuple[int, int, int]
 
@@ -95,6 +120,23 @@ def grow(positions: jax.Array, size: Sequence[int]) -> jax.Array:
     return jnp.tile(positions, reps)[:, : int(size[0]), : int(size[1])]
 
 
+def stage_exemplar(exemplar: jax.Array, stage: Sequence[int],
+                   final: Sequence[int]) -> jax.Array:
+    """The exemplar of a pyramid stage with chains of ``stage`` = (h, w) in a run whose
+    output is ``final`` = (H, W): resampled (:func:`maxent_jax.gaussian.fourier_resample`) by
+    the ratio of the longer sides, so the exemplar's pixels and the chains' shrink alike;
+    the exemplar itself at the last stage."""
+    shape = stage_exemplar_size(exemplar.shape[:2], stage, final)
+    return exemplar if shape == tuple(exemplar.shape[:2]) else fourier_resample(exemplar, shape)
+
+
+def stage_exemplar_size(shape: Sequence[int], stage: Sequence[int],
+                        final: Sequence[int]) -> tuple[int, int]:
+    """(h, w) of :func:`stage_exemplar` for an exemplar of ``shape`` = (H, W)."""
+    ratio = max(int(stage[0]), int(stage[1])) / max(int(final[0]), int(final[1]))
+    return (max(1, round(int(shape[0]) * ratio)), max(1, round(int(shape[1]) * ratio)))
+
+
 def scale_checks(config: object, size: Optional[Sequence[int]]) -> list[tuple[bool, str]]:
     """``(ok, message)`` of the ``scales`` / ``scale_iterations`` settings of ``config`` for
     an output of ``size`` (None: not yet known, the size checks wait)."""
@@ -128,6 +170,12 @@ def scale_checks(config: object, size: Optional[Sequence[int]]) -> list[tuple[bo
     elif iterations < len(scales):
         checks.append((False, f"{iterations} iterations cannot be shared by "
                               f"{len(scales)} scales"))
+    mode = getattr(config, "scale_mode", "window")
+    growth = getattr(config, "scale_growth", "adsn")
+    if mode in MODES and growth in GROWTHS:
+        checks.append((mode in _GROWTH_MODES[growth],
+                       f"scale-growth {growth} does not go with scale-mode {mode} (it goes "
+                       f"with {' or '.join(_GROWTH_MODES[growth])})"))
     if getattr(config, "restart_every", 0):
         checks.append((False, "restart-every does not go with --scales"))
     last = stage_iterations(iterations, len(scales), given)[-1] if all(

@@ -42,8 +42,11 @@ from maxent_jax.run.task import default_devices, run_identity, run_soul_task
 from maxent_jax.sampling.energy import EnergyFn, macrocanonical_energy, reference_centre
 from maxent_jax.sampling.preconditioned import make_preconditioner
 from maxent_jax.sampling.soul import SOULState
-from maxent_jax.tasks.scales import (GROWTHS, grow, plan_stages, scale_checks, split_chunks,
-                                     stage_sizes)
+from maxent_jax.gaussian.resample import fourier_resample, refine
+from maxent_jax.sampling.soul import block_norms, soul_init
+from maxent_jax.tasks.scales import (GROWTHS, MODES, THETA_STARTS, grow, plan_stages,
+                                     scale_checks, split_chunks, stage_exemplar,
+                                     stage_exemplar_size, stage_sizes)
 from maxent_jax.tasks.starts import STARTS, starts
 
 __all__ = [
@@ -87,8 +90,17 @@ class SynthesisConfig(SOULConfig):
         None, "task", "with --scales: outer steps per scale, summing to --iterations "
         "(default: equal shares)", metavar="N1,N2,...")
     scale_growth: str = setting("adsn", "task", "with --scales: the chains of the next scale "
-                                "are new --init draws at that size (adsn) or the last ones "
-                                "tiled periodically (tile)", choices=GROWTHS)
+                                "are new --init draws at that size (adsn), the last ones "
+                                "tiled periodically (tile; window mode), upsampled (upsample; "
+                                "pyramid mode) or upsampled with the fine frequencies of a new "
+                                "ADSN draw (detail; pyramid mode)", choices=GROWTHS)
+    scale_mode: str = setting("window", "task", "with --scales: a coarse scale is a smaller "
+                              "window at the exemplar's pixel scale (window) or the exemplar "
+                              "and the chains at a lower resolution, F(x0) of the resampled "
+                              "exemplar (pyramid); maxent_jax.tasks.scales", choices=MODES)
+    scale_theta: str = setting("carry", "task", "with --scales: at a scale change theta and "
+                               "its optimiser state carry over (carry) or start again from 0 "
+                               "(reset)", choices=THETA_STARTS)
 
     def checks(self) -> list[tuple[bool, str]]:
         return super().checks() + [
@@ -98,6 +110,8 @@ class SynthesisConfig(SOULConfig):
             (self.size is None or (len(self.size) == 2 and min(self.size) >= 1),
              "size must be two positive integers"),
             (self.scale_growth in GROWTHS, f"scale-growth must be one of {GROWTHS}"),
+            (self.scale_mode in MODES, f"scale-mode must be one of {MODES}"),
+            (self.scale_theta in THETA_STARTS, f"scale-theta must be one of {THETA_STARTS}"),
         ] + scale_checks(self, self.size)
 
     def validate(self) -> "SynthesisConfig":
@@ -108,14 +122,19 @@ class SynthesisConfig(SOULConfig):
         return self
 
 
-def check_stage_sizes(config: SynthesisConfig, size: tuple[int, int]) -> None:
-    """Each stage of ``config.scales`` large enough for the network's deepest layer."""
+def check_stage_sizes(config: SynthesisConfig, size: tuple[int, int],
+                      exemplar_shape: Optional[tuple[int, int]] = None) -> None:
+    """Each stage of ``config.scales`` large enough for the network's deepest layer, and in
+    pyramid mode the exemplar resampled for it (when ``exemplar_shape`` is given)."""
     errors = [m for ok, m in scale_checks(config, size) if not ok]
     if errors:
         raise ValueError(errors[0])
     if config.scales:
         for scale, stage in zip(config.scales, stage_sizes(size, config.scales)):
             check_image_size(stage, config.spec(), f"scale {scale}")
+            if exemplar_shape is not None and config.scale_mode == "pyramid":
+                check_image_size(stage_exemplar_size(exemplar_shape, stage, size),
+                                 config.spec(), f"the exemplar resampled for scale {scale}")
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -185,7 +204,7 @@ def synthesize(exemplar: Array, network: Union[Backbone, Mapping[str, Any]],
     exemplar = jnp.asarray(exemplar, jnp.float32)
     size = tuple(config.size) if config.size else tuple(exemplar.shape[:2])
     check_image_size(size, config.spec(), "the output")
-    check_stage_sizes(config, size)
+    check_stage_sizes(config, size, exemplar.shape[:2])
     stages = plan_stages(size, config.iterations, config.scales, config.scale_iterations)
     host_exemplar = np.asarray(exemplar)
     init_key, run_key = jax.random.split(jax.random.key(config.seed))
@@ -193,36 +212,47 @@ def synthesize(exemplar: Array, network: Union[Backbone, Mapping[str, Any]],
     target = exemplar_features(final, exemplar)
     identity = run_identity(config, final, exemplar=host_exemplar)
     first = resume_stage(out_dir, stages) if resume else 0
-    state, infos, trace = None, [], {}
+    pyramid = len(stages) > 1 and config.scale_mode == "pyramid"
+    state, infos, trace, norms = None, [], {}, {}
     for k, (stage, chunks) in enumerate(zip(stages, split_chunks(config.chunks(), stages))):
-        if k < first:
+        if k < first and not pyramid:
             continue
         backbone = (final if stage.size == stages[-1].size
                     else as_backbone(network, config.spec(), stage.size))
+        level = stage_exemplar(exemplar, stage.size, size) if pyramid else exemplar
+        level_target = target if level is exemplar else exemplar_features(backbone, level)
+        if k < first:  # a stage before the resumed one: only its F(x0) norms, for the trace
+            norms[k] = np.asarray(block_norms(level_target, backbone.block_sizes()))
+            continue
+        stage_config = dataclasses.replace(config, size=stage.size)
         if k == 0:
-            positions = initial_positions(init_key, exemplar,
-                                          dataclasses.replace(config, size=stage.size))
+            positions = initial_positions(init_key, level, stage_config)
         else:  # the shape of a resumed stage's state (the checkpoint fills it) or unused
             positions = jnp.zeros((config.chains, *stage.size, exemplar.shape[-1]), jnp.float32)
         run = run_soul_task(
-            config, backbone, texture_energy, (exemplar, target), positions, target, run_key,
-            identity=stage_identity(identity, stages, k), out_dir=out_dir,
+            config, backbone, texture_energy, (level, level_target), positions, level_target,
+            run_key, identity=stage_identity(identity, stages, k), out_dir=out_dir,
             resume=resume and k == first, checkpoint=checkpoint, progress=progress,
             devices=devices, allow_step_change=allow_step_change,
-            precond=make_preconditioner(config.precondition, exemplar, stage.size),
+            precond=make_preconditioner(config.precondition, level, stage.size),
             restart=texture_restarts, chunks=chunks, infos=infos,
             initial=None if state is None else grown_state(
                 state, stage.size, config.scale_growth,
-                lambda: initial_positions(jax.random.fold_in(init_key, k), exemplar,
-                                          dataclasses.replace(config, size=stage.size))),
+                lambda: initial_positions(jax.random.fold_in(init_key, k), level, stage_config),
+                theta=config.scale_theta,
+                optimizer=config.theta_optimizer(stage.size[0] * stage.size[1])),
             desc="SOUL" if len(stages) == 1 else f"SOUL {stage.size[0]}x{stage.size[1]}")
         state, infos, trace = run.state, run.infos, run.trace
+        norms[k] = trace["target_norms"]
     if len(stages) > 1:
         trace["stage"] = np.repeat(np.arange(len(stages)),
                                    [s.stop - s.start for s in stages])[: len(trace["energy"])]
         trace["stage_sizes"] = np.array([s.size for s in stages])
+        if pyramid:
+            stage_relative_gaps(trace, norms)
     average = to_host(state.average) if int(state.num_averaged) > 0 else None
-    model = learned_model(config, final, host_exemplar, np.asarray(target), trace)
+    model = learned_model(config, final, host_exemplar, np.asarray(target), trace,
+                          start=stages[-1].start if pyramid else 0)
     return SynthesisResult(to_host(state.positions), average, trace, state, model)
 
 
@@ -247,20 +277,52 @@ def resume_stage(out_dir: Optional[Path], stages: list) -> int:
 
 
 def grown_state(state: SOULState, size: tuple[int, int], growth: str,
-                new_starts: Callable[[], Array]) -> SOULState:
-    """The state of the next stage: theta, the optimiser state and the step carried over;
+                new_starts: Callable[[], Array], *, theta: str = "carry",
+                optimizer: Any = None) -> SOULState:
+    """The state of the next stage: the step carried over; theta and the optimiser state
+    carried over (``theta="carry"``) or started again from 0 with ``optimizer`` (``"reset"``);
     the chains ``new_starts()`` (growth ``adsn``: new draws of ``init`` at ``size``, key
-    ``fold_in(init_key, k)`` for stage k) or the last ones tiled to ``size`` (``tile``,
-    :func:`grow`); the averages (empty before the last stage) reset to the new size."""
-    positions = new_starts() if growth == "adsn" else grow(to_host(state.positions), size)
+    ``fold_in(init_key, k)`` for stage k), the last ones tiled to ``size`` (``tile``,
+    :func:`grow`), upsampled (``upsample``, :func:`maxent_jax.gaussian.fourier_resample`) or
+    upsampled with the high band of ``new_starts()`` (``detail``,
+    :func:`maxent_jax.gaussian.refine`); the averages (empty before the last stage) reset
+    to the new size."""
+    last = to_host(state.positions)
+    if growth == "adsn":
+        positions = new_starts()
+    elif growth == "tile":
+        positions = grow(last, size)
+    elif growth == "upsample":
+        positions = fourier_resample(jnp.asarray(last), size)
+    else:
+        positions = refine(jnp.asarray(last), new_starts())
+    if theta == "reset":
+        zero = soul_init(positions, jnp.zeros_like(state.theta), optimizer)
+        state = state._replace(theta=zero.theta, opt_state=zero.opt_state)
     return state._replace(positions=positions, average=jnp.zeros_like(positions),
                           num_averaged=jnp.zeros_like(state.num_averaged))
 
 
+def stage_relative_gaps(trace: dict[str, np.ndarray], norms: Mapping[int, np.ndarray]) -> None:
+    """A pyramid run's relative gaps, each stage's steps against the norms of its own F(x0)
+    (``norms[k]``; stages resumed past keep the last stage's norms): in place."""
+    stage = trace["stage"]
+    per_layer = np.array(trace["gap_norms"], dtype=np.float64)
+    scale = np.tile(np.asarray(trace["target_norms"], np.float64), (len(stage), 1))
+    for k, value in norms.items():
+        scale[stage == k] = value
+    trace["relative_gap_per_layer"] = (per_layer / scale).astype(
+        trace["relative_gap_per_layer"].dtype)
+    trace["relative_gap"] = (np.linalg.norm(per_layer, axis=1)
+                             / np.linalg.norm(scale, axis=1)).astype(trace["relative_gap"].dtype)
+
+
 def learned_model(config: SOULConfig, backbone: Backbone, exemplar: np.ndarray,
-                  target: np.ndarray, trace: Mapping[str, np.ndarray]) -> MaxEntModel:
-    """The :class:`MaxEntModel` of a finished run: theta averaged over the last half."""
-    thetas = trace["theta"]
+                  target: np.ndarray, trace: Mapping[str, np.ndarray],
+                  start: int = 0) -> MaxEntModel:
+    """The :class:`MaxEntModel` of a finished run: theta averaged over the last half of the
+    steps from ``start`` (a pyramid run's last stage; 0: the whole run)."""
+    thetas = trace["theta"][start:]
     centre = np.asarray(reference_centre(jnp.asarray(exemplar), config.centre))
     return MaxEntModel(backbone.spec, backbone.weights_sha256, polyak_average(thetas),
                        np.asarray(thetas[-1]), target, config.beta, config.extensive,

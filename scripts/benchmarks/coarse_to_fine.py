@@ -23,7 +23,9 @@ protocol), one value per chain with a 95% bootstrap interval:
 
 beside the floors of :func:`maxent_jax.metrics.floor` (the other real crops; ADSN draws).
 ``--modes``: ``GROWTH:BUDGET[:SCALES]`` per coarse-to-fine run, GROWTH the ``--scale-growth``
-(``adsn`` or ``tile``), BUDGET the share of ``--iterations`` each scale gets (``equal``, or
+(``adsn`` or ``tile``: window mode; ``upsample``, ``detail`` or ``pyramid-adsn``: the
+resolution pyramid, ``--scale-mode pyramid``; a ``+reset`` suffix: ``--scale-theta reset``),
+BUDGET the share of ``--iterations`` each scale gets (``equal``, or
 shares such as ``60,30,10``), SCALES that mode's own ``--scales`` (default: ``--scales``).
 
 ``--check-steps N`` adds the second protocol, **frozen theta**: after each run, one new chain
@@ -179,8 +181,15 @@ def main(argv: list[str] | None = None) -> int:
         b, _, own = rest.partition(":")
         scales_text = own or args.scales
         scales = tuple(int(s) for s in scales_text.split(","))
-        modes[f"scales {scales_text}, {growth}, {b}"] = dataclasses.replace(
+        growth, reset = growth.removesuffix("+reset"), growth.endswith("+reset")
+        pyramid = growth.startswith("pyramid-") or growth in ("upsample", "detail")
+        growth = growth.removeprefix("pyramid-")
+        name = (("pyramid, " if pyramid else "") + f"scales {scales_text}, {growth}, {b}"
+                + (", theta reset" if reset else ""))
+        modes[name] = dataclasses.replace(
             base, scales=scales, scale_growth=growth,
+            scale_mode="pyramid" if pyramid else "window",
+            scale_theta="reset" if reset else "carry",
             scale_iterations=budgets(b, args.iterations, len(scales)))
     if args.no_plain:
         del modes["plain"]

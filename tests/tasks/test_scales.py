@@ -79,27 +79,11 @@ def test_stages_and_chunks():
 
 @pytest.mark.parametrize("saves", [1, 2])
 def test_resume_across_a_scale_change_is_bit_identical(tmp_path, rand_vars, wood32,
-                                                       two_scales, monkeypatch, saves):
+                                                       two_scales, crash_then_resume, saves):
     """Checkpoints at steps 2 (the end of the 16 px stage), 3 and 6: a crash after the first
     resumes across the scale change, after the second inside the 32 px stage."""
-    from maxent_jax.run import driver
-
     config, whole = two_scales
-    written, save = [], driver.save_checkpoint
-
-    def crash_after(*args, **kwargs):
-        if len(written) == saves:
-            raise KeyboardInterrupt
-        written.append(1)
-        save(*args, **kwargs)
-
-    monkeypatch.setattr(driver, "save_checkpoint", crash_after)
-    with pytest.raises(KeyboardInterrupt):
-        synthesize(wood32, rand_vars, config, out_dir=tmp_path, checkpoint=True,
-                   progress=False)
-    monkeypatch.setattr(driver, "save_checkpoint", save)
-    resumed = synthesize(wood32, rand_vars, config, out_dir=tmp_path, resume=True,
-                         checkpoint=True, progress=False)
+    resumed = crash_then_resume(wood32, rand_vars, config, saves)
     np.testing.assert_array_equal(whole.samples, resumed.samples)
     for key in ("theta", "gap_norms", "energy", "stage"):
         np.testing.assert_array_equal(whole.trace[key], resumed.trace[key])
