@@ -206,15 +206,21 @@ def test_coarse_to_fine_benchmark_frozen_protocol_and_quadrants(tmp_path):
     learned theta_bar, its fixed-theta diagnostics); with one chain the metrics are scored on
     the four quadrants, so the intervals are not empty, and the real-crop floor comes from
     the exemplar's other quadrants; ``--no-plain`` leaves the speed-up undefined; the samples
-    of both protocols are saved, the run output equal to the learning run's."""
+    of both protocols are saved, the run output equal to the learning run's. A pyramid mode
+    (``detail+reset``) is named and configured as written."""
     bench = load_script("benchmarks/coarse_to_fine")
     out = tmp_path / "c2f.json"
     assert bench.main(["--size", "64", "--iterations", "4", "--chains", "1", "--no-plain",
-                       "--modes", "adsn:1,1:32,64", "--check-steps", "2",
+                       "--modes", "adsn:1,1:32,64", "detail+reset:1,1:32,64",
+                       "--check-steps", "2",
                        "--save-dir", str(tmp_path / "s"), "--out", str(out)]) == 0
     data = json.loads(out.read_text())
-    (name, mode), = data["modes"].items()
+    (name, mode), (pyr_name, pyr) = data["modes"].items()
     assert name == "scales 32,64, adsn, 1,1" and mode["speed_up"] is None
+    assert pyr_name == "pyramid, scales 32,64, detail, 1,1, theta reset"
+    assert (pyr["scale_mode"], pyr["scale_growth"], pyr["scale_theta"]) == (
+        "pyramid", "detail", "reset")
+    assert mode["scale_mode"] == "window" and np.isfinite(pyr["frozen"]["relative_gap"])
     assert "quadrants" in data["scored_on"]
     assert np.isfinite(data["floors"]["patch_sliced_wasserstein"]["real"])
     frozen = mode["frozen"]

@@ -143,8 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=600)
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument("--scales", default="32,64,128")
-    parser.add_argument("--modes", nargs="+",
-                        default=["tile:equal", "adsn:equal", "adsn:60,30,10"])
+    parser.add_argument("--modes", nargs="+", default=None,
+                        help="default: tile:equal adsn:equal adsn:60,30,10 (with --quick: "
+                             "tile:equal adsn:2,1)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--check-steps", type=int, default=0, metavar="N",
                         help="also score the frozen-theta protocol: N steps at theta_bar")
@@ -161,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.size, args.iterations, args.chains, args.scales = 32, 6, 2, "16,32"
-        args.modes = ["tile:equal", "adsn:2,1"]
+        args.modes = args.modes or ["tile:equal", "adsn:2,1"]
+    args.modes = args.modes or ["tile:equal", "adsn:equal", "adsn:60,30,10"]
     quads = args.quadrants or args.chains == 1
     weights = load_weights()
     network = with_transposed_kernels(vgg_variables(weights))
@@ -215,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         run = synthesize(exemplar, network, config, progress=False)
         wall = time.perf_counter() - start
         entry = {"wall_s": wall, "scale_iterations": config.scale_iterations,
-                 "scales": config.scales,
+                 "scales": config.scales, "scale_mode": config.scale_mode,
+                 "scale_growth": config.scale_growth, "scale_theta": config.scale_theta,
                  "final_relative_gap": float(run.trace["relative_gap"][-1]),
                  **scores(network, run.samples, reference, units)}
         print(f"{name}: {wall:.1f} s", flush=True)
