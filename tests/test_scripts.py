@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from maxent_jax.io import load_image
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -213,8 +215,11 @@ def test_coarse_to_fine_benchmark_frozen_protocol_and_quadrants(tmp_path):
     assert bench.main(["--size", "64", "--iterations", "4", "--chains", "1", "--no-plain",
                        "--modes", "adsn:1,1:32,64", "detail+reset:1,1:32,64",
                        "--check-steps", "2",
-                       "--save-dir", str(tmp_path / "s"), "--out", str(out)]) == 0
+                       "--save-dir", str(tmp_path / "s"), "--out", str(out),
+                       "--figure", str(tmp_path / "row.png")]) == 0
     data = json.loads(out.read_text())
+    row = load_image(tmp_path / "row.png")  # exemplar + 2 modes x 2 protocols, 4 px gaps
+    assert row.shape[:2] == (64, 5 * 64 + 4 * 4)
     (name, mode), (pyr_name, pyr) = data["modes"].items()
     assert name == "scales 32,64, adsn, 1,1" and mode["speed_up"] is None
     assert pyr_name == "pyramid, scales 32,64, detail, 1,1, theta reset"

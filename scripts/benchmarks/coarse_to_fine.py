@@ -3,7 +3,7 @@
     python scripts/benchmarks/coarse_to_fine.py [--exemplar gravel] [--size 128]
         [--iterations 600] [--chains 4] [--scales 32,64,128]
         [--modes tile:equal adsn:equal adsn:60,30,10] [--out results.json] [--quick]
-        [--check-steps N] [--quadrants] [--save-dir DIR] [--plain-last]
+        [--check-steps N] [--quadrants] [--save-dir DIR] [--plain-last] [--figure PNG]
 
 Every mode learns from the same exemplar (crop 0 of the bundled image cut into ``--size``
 crops, :func:`maxent_jax.metrics.real_crops`; the image itself when it holds fewer than two,
@@ -38,7 +38,9 @@ real-crop floor, so one chain still gives an interval (over 4 quadrants: a withi
 interval, narrower in meaning than one over chains). ``--save-dir`` keeps every mode's
 samples (``.npy``, ``.png``). The JSON is rewritten after every mode, so a long invocation
 that is stopped keeps what it finished; ``--plain-last`` runs the plain run last,
-``--no-plain`` leaves it out (no speed-up then).
+``--no-plain`` leaves it out (no speed-up then). ``--figure PNG`` writes one row: the
+exemplar, then every mode's first chain, run output and (with ``--check-steps``) frozen theta,
+in the order of the modes (:func:`figure_row`).
 """
 
 from __future__ import annotations
@@ -126,6 +128,22 @@ def floors(metric: Any, image: np.ndarray, size: int, num: int) -> dict[str, Any
     return {"real": float("nan"), "adsn": metric(gauss, x0), "exemplar": x0, "num": num}
 
 
+def figure_row(exemplar: np.ndarray, panels: list[np.ndarray], gap: int = 4) -> np.ndarray:
+    """The exemplar and ``panels`` (H x W x C images, grey shown as RGB) side by side, each
+    clipped to [0, 1], separated by ``gap`` white columns; shorter panels are padded white
+    at the bottom."""
+    images = [np.asarray(x, np.float32) for x in (exemplar, *panels)]
+    images = [np.repeat(x, 3, -1) if x.shape[-1] == 1 else x for x in images]
+    height = max(x.shape[0] for x in images)
+    columns = []
+    for i, x in enumerate(images):
+        pad = np.ones((height - x.shape[0], x.shape[1], 3), np.float32)
+        columns.append(np.concatenate([np.clip(x, 0, 1), pad], 0))
+        if i < len(images) - 1:
+            columns.append(np.ones((height, gap, 3), np.float32))
+    return np.concatenate(columns, 1)
+
+
 def budgets(spec: str, iterations: int, count: int) -> tuple[int, ...] | None:
     if spec == "equal":
         return None
@@ -157,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the coarse-to-fine modes (no speed-up then)")
     parser.add_argument("--plain-last", action="store_true",
                         help="run the plain run after the coarse-to-fine ones")
+    parser.add_argument("--figure", type=Path, default=None, metavar="PNG",
+                        help="one row: exemplar, each mode's first chain per protocol")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 32 px, 6 iterations, 2 chains, scales 16,32")
     args = parser.parse_args(argv)
@@ -212,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                                             "adsn": floor_div["adsn"]}},
         "modes": {}}
     units = quadrants if quads else np.asarray
+    panels: list[np.ndarray] = []
     for name, config in modes.items():
         start = time.perf_counter()
         run = synthesize(exemplar, network, config, progress=False)
@@ -238,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
             saved["frozen"] = check.samples
             print(f"{name}, frozen theta: gap {d['relative_gap']:.3f}, Stein "
                   f"{d['stein_ratio']:.3g}", flush=True)
+        panels.extend(np.asarray(samples[0]) for samples in saved.values())
         if args.save_dir:
             slug = "".join(c if c.isalnum() else "_" for c in name)
             for protocol, samples in saved.items():
@@ -253,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
         r["speed_up"] = plain / r["wall_s"] if plain else None
     table = markdown(result)
     result["table"] = table
+    if args.figure:
+        row = figure_row(np.asarray(exemplar), panels)
+        save_image(args.figure, row)
     print(table)
     _write(args.out, result)
     return 0
