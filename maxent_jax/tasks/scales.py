@@ -1,4 +1,4 @@
-"""Coarse-to-fine SOUL by window growth: theta is learned on small chains, which then grow.
+"""Coarse-to-fine SOUL: theta is learned on small chains, which then grow (window or pyramid).
 
 The energy is extensive and F averages over positions,
 
@@ -30,6 +30,11 @@ frequencies drawn given the coarse ones, :func:`maxent_jax.gaussian.refine`), or
 a warm start (``scale_theta="carry"``) or starts again from 0 with a new optimiser state
 (``"reset"``), and the learned model averages theta over the last half of the last stage only.
 The step counter, step sizes and keys are those of one run either way.
+
+The default of a run with ``scales`` is the pyramid with ``detail`` growth and theta carried
+(``scale_growth="auto"`` resolves to ``detail`` in pyramid mode and ``adsn`` in window mode,
+:func:`stage_growth`): at 256 px it took less time than window growth and its theta_bar was
+closer to valid at frozen theta on both exemplars measured (docs/performance.md, Measurement 7).
 """
 
 from __future__ import annotations
@@ -42,11 +47,11 @@ import numpy as np
 
 from maxent_jax.gaussian.resample import fourier_resample
 
-GROWTHS = ("adsn", "tile", "upsample", "detail")
+GROWTHS = ("auto", "adsn", "tile", "upsample", "detail")
 """How the chains of the next stage start: new ``init`` draws (ADSN) at its size, with the
 learned theta; the last chains tiled periodically (a 2 x 2 tiling for a doubling; window
 mode); the last chains upsampled, alone or with the fine frequencies of a new ADSN draw
-(pyramid mode)."""
+(pyramid mode); ``auto``: the mode's own (:data:`MODE_GROWTH`)."""
 
 MODES = ("window", "pyramid")
 """What a coarse stage makes smaller: the chains' window at the exemplar's pixel scale, or
@@ -55,10 +60,14 @@ the resolution of both exemplar and chains."""
 THETA_STARTS = ("carry", "reset")
 """At a stage change theta (and the optimiser state) carries over, or starts again from 0."""
 
-_GROWTH_MODES = {"adsn": MODES, "tile": ("window",), "upsample": ("pyramid",),
+MODE_GROWTH = {"window": "adsn", "pyramid": "detail"}
+"""The growth ``auto`` stands for in each mode (measured at 256 px: docs/performance.md,
+Measurements 4-7)."""
+
+_GROWTH_MODES = {"auto": MODES, "adsn": MODES, "tile": ("window",), "upsample": ("pyramid",),
                  "detail": ("pyramid",)}
 
-__all__ = ["GROWTHS", "MODES", "THETA_STARTS", "Stage", "stage_sizes", "stage_iterations",
+__all__ = ["GROWTHS", "MODES", "MODE_GROWTH", "THETA_STARTS", "stage_growth", "Stage", "stage_sizes", "stage_iterations",
            "plan_stages", "split_chunks", "grow", "stage_exemplar", "stage_exemplar_size",
            "scale_checks"]
 
@@ -137,6 +146,11 @@ def stage_exemplar_size(shape: Sequence[int], stage: Sequence[int],
     return (max(1, round(int(shape[0]) * ratio)), max(1, round(int(shape[1]) * ratio)))
 
 
+def stage_growth(mode: str, growth: str) -> str:
+    """The growth a run uses: ``growth``, or the mode's own when it is ``auto``."""
+    return MODE_GROWTH[mode] if growth == "auto" else growth
+
+
 def scale_checks(config: object, size: Optional[Sequence[int]]) -> list[tuple[bool, str]]:
     """``(ok, message)`` of the ``scales`` / ``scale_iterations`` settings of ``config`` for
     an output of ``size`` (None: not yet known, the size checks wait)."""
@@ -170,8 +184,8 @@ def scale_checks(config: object, size: Optional[Sequence[int]]) -> list[tuple[bo
     elif iterations < len(scales):
         checks.append((False, f"{iterations} iterations cannot be shared by "
                               f"{len(scales)} scales"))
-    mode = getattr(config, "scale_mode", "window")
-    growth = getattr(config, "scale_growth", "adsn")
+    mode = getattr(config, "scale_mode", "pyramid")
+    growth = getattr(config, "scale_growth", "auto")
     if mode in MODES and growth in GROWTHS:
         checks.append((mode in _GROWTH_MODES[growth],
                        f"scale-growth {growth} does not go with scale-mode {mode} (it goes "

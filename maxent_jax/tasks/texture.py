@@ -45,7 +45,7 @@ from maxent_jax.sampling.soul import SOULState
 from maxent_jax.gaussian.resample import fourier_resample, refine
 from maxent_jax.sampling.soul import block_norms, soul_init
 from maxent_jax.tasks.scales import (GROWTHS, MODES, THETA_STARTS, grow, plan_stages,
-                                     scale_checks, split_chunks, stage_exemplar,
+                                     scale_checks, split_chunks, stage_exemplar, stage_growth,
                                      stage_exemplar_size, stage_sizes)
 from maxent_jax.tasks.starts import STARTS, starts
 
@@ -89,12 +89,13 @@ class SynthesisConfig(SOULConfig):
     scale_iterations: Optional[tuple[int, ...]] = setting(
         None, "task", "with --scales: outer steps per scale, summing to --iterations "
         "(default: equal shares)", metavar="N1,N2,...")
-    scale_growth: str = setting("adsn", "task", "with --scales: the chains of the next scale "
+    scale_growth: str = setting("auto", "task", "with --scales: the chains of the next scale "
                                 "are new --init draws at that size (adsn), the last ones "
                                 "tiled periodically (tile; window mode), upsampled (upsample; "
                                 "pyramid mode) or upsampled with the fine frequencies of a new "
-                                "ADSN draw (detail; pyramid mode)", choices=GROWTHS)
-    scale_mode: str = setting("window", "task", "with --scales: a coarse scale is a smaller "
+                                "ADSN draw (detail; pyramid mode); auto: detail in pyramid "
+                                "mode, adsn in window mode", choices=GROWTHS)
+    scale_mode: str = setting("pyramid", "task", "with --scales: a coarse scale is a smaller "
                               "window at the exemplar's pixel scale (window) or the exemplar "
                               "and the chains at a lower resolution, F(x0) of the resampled "
                               "exemplar (pyramid); maxent_jax.tasks.scales", choices=MODES)
@@ -237,7 +238,7 @@ def synthesize(exemplar: Array, network: Union[Backbone, Mapping[str, Any]],
             precond=make_preconditioner(config.precondition, level, stage.size),
             restart=texture_restarts, chunks=chunks, infos=infos,
             initial=None if state is None else grown_state(
-                state, stage.size, config.scale_growth,
+                state, stage.size, stage_growth(config.scale_mode, config.scale_growth),
                 lambda: initial_positions(jax.random.fold_in(init_key, k), level, stage_config),
                 theta=config.scale_theta,
                 optimizer=config.theta_optimizer(stage.size[0] * stage.size[1])),

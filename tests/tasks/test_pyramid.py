@@ -23,7 +23,7 @@ from maxent_jax.tasks.texture import SynthesisConfig, synthesize
 
 SMALL = SynthesisConfig(layers=("relu1_1", "relu2_1"), iterations=6, chains=2,
                         checkpoint_every=3, gamma=1e-5, delta=1.0, scales=(16, 32),
-                        scale_iterations=(2, 4), scale_mode="pyramid")
+                        scale_iterations=(2, 4), scale_mode="pyramid", scale_growth="adsn")
 
 
 def _wave(n: int, m: int, fy: int, fx: int) -> np.ndarray:
@@ -134,6 +134,20 @@ def test_upsample_growth_starts_the_level_from_the_interpolated_chains(rand_vars
     whole = synthesize(wood32, rand_vars, config, progress=False)
     # the chains moved by two Langevin sweeps from `grown`: close to it, not to new draws
     assert np.abs(whole.samples - grown).mean() < 0.2 * np.abs(grown - grown.mean()).mean()
+
+
+def test_the_default_of_scales_is_the_pyramid_with_detail_growth(rand_vars, wood32):
+    """``scale_growth="auto"`` (the default) is ``detail`` in pyramid mode (the default mode)
+    and ``adsn`` in window mode, bit for bit."""
+    default = SynthesisConfig()
+    assert (default.scale_mode, default.scale_growth, default.scale_theta) == (
+        "pyramid", "auto", "carry")
+    for mode, growth in (("pyramid", "detail"), ("window", "adsn")):
+        auto, named = (synthesize(wood32, rand_vars, dataclasses.replace(
+            SMALL, iterations=3, scale_iterations=(1, 2), scale_mode=mode, scale_growth=g),
+            progress=False) for g in ("auto", growth))
+        np.testing.assert_array_equal(auto.samples, named.samples)
+        np.testing.assert_array_equal(auto.trace["theta"], named.trace["theta"])
 
 
 @pytest.mark.parametrize("saves", [1, 2])

@@ -17,7 +17,7 @@ from maxent_jax.tasks.scales import grow, plan_stages, split_chunks
 from maxent_jax.tasks.texture import SynthesisConfig, synthesize
 
 SMALL = SynthesisConfig(layers=("relu1_1", "relu2_1"), iterations=6, chains=2,
-                        checkpoint_every=3, gamma=1e-5, delta=1.0)
+                        checkpoint_every=3, gamma=1e-5, delta=1.0, scale_mode="window")
 
 
 @pytest.fixture(scope="module")
